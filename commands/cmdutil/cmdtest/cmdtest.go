@@ -23,14 +23,22 @@ type Streams struct {
 
 // Factory returns a Factory whose streams are buffers (not terminals), whose
 // config file lives in t.TempDir(), and whose Getenv reads vars first and
-// then the process environment (where `make test` exported the emulator
+// then the process environment; the audit log goes to t.TempDir() unless
+// vars names one; and the process environment (where `make test` exported the emulator
 // endpoints and dummy credentials).
 func Factory(t testing.TB, vars map[string]string) (*cmdutil.Factory, *Streams) {
 	t.Helper()
 	ios, in, out, errOut := iostreams.Test()
+	dir := t.TempDir()
+	if _, ok := vars["NEXUS_AUDIT_LOG"]; !ok {
+		if vars == nil {
+			vars = map[string]string{}
+		}
+		vars["NEXUS_AUDIT_LOG"] = filepath.Join(dir, "audit.jsonl")
+	}
 	f := &cmdutil.Factory{
 		IOStreams: ios,
-		Flags:     &cmdutil.GlobalFlags{Output: "table", Config: filepath.Join(t.TempDir(), "config.yaml")},
+		Flags:     &cmdutil.GlobalFlags{Output: "table", Config: filepath.Join(dir, "config.yaml")},
 		Build:     cmdutil.BuildInfo{Version: "test", Commit: "test", Date: "test"},
 		Getenv: func(k string) string {
 			if v, ok := vars[k]; ok {

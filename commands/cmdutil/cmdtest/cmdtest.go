@@ -22,10 +22,9 @@ type Streams struct {
 }
 
 // Factory returns a Factory whose streams are buffers (not terminals), whose
-// config file lives in t.TempDir(), and whose Getenv reads vars first and
-// then the process environment; the audit log goes to t.TempDir() unless
-// vars names one; and the process environment (where `make test` exported the emulator
-// endpoints and dummy credentials).
+// config file and audit log live in t.TempDir(), and whose Getenv reads vars
+// first and then the process environment (where `make test` exported the
+// emulator endpoints and dummy credentials).
 func Factory(t testing.TB, vars map[string]string) (*cmdutil.Factory, *Streams) {
 	t.Helper()
 	ios, in, out, errOut := iostreams.Test()

@@ -94,7 +94,24 @@ works against real AWS or any endpoint that speaks the same APIs.`,
 	}
 	root.SetCompletionCommandGroupID("tool")
 	root.SetHelpCommandGroupID("tool")
+	usageErrorsForArgs(root)
 	return root
+}
+
+// usageErrorsForArgs makes a wrong number or kind of positional arguments a
+// usage error (exit 2) everywhere, as a bad flag already is.
+func usageErrorsForArgs(cmd *cobra.Command) {
+	if validate := cmd.Args; validate != nil {
+		cmd.Args = func(c *cobra.Command, args []string) error {
+			if err := validate(c, args); err != nil {
+				return &cmdutil.FlagError{Err: err}
+			}
+			return nil
+		}
+	}
+	for _, c := range cmd.Commands() {
+		usageErrorsForArgs(c)
+	}
 }
 
 // Execute runs nexus with args and calls exit with the exit code, so that
@@ -114,6 +131,9 @@ func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return cmdutil.ExitOK
+	}
+	if strings.HasPrefix(err.Error(), "unknown command") {
+		err = &cmdutil.FlagError{Err: err}
 	}
 	code := cmdutil.ExitCode(err)
 	var flagErr *cmdutil.FlagError

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
 	"github.com/olekukonko/tablewriter/tw"
@@ -136,7 +137,7 @@ func (p *Printer) renderTable(t Table) error {
 		return err
 	}
 	lines := strings.Split(strings.TrimRight(buf.String(), "\n"), "\n")
-	header := lipgloss.NewStyle().Bold(true)
+	header := p.style().Bold(true)
 	var b strings.Builder
 	for i, l := range lines {
 		l = strings.TrimRight(l, " ")
@@ -157,7 +158,7 @@ func (p *Printer) renderDetail(t Table) error {
 			width = len(r[0])
 		}
 	}
-	label := lipgloss.NewStyle().Bold(true)
+	label := p.style().Bold(true)
 	var b strings.Builder
 	for _, r := range t.Rows {
 		if len(r) < 2 {
@@ -175,6 +176,17 @@ func (p *Printer) renderDetail(t Table) error {
 	}
 	_, err := io.WriteString(p.io.Out, b.String())
 	return err
+}
+
+// style returns a lipgloss style bound to stdout. The colour decision is
+// ours (TTY, NO_COLOR, --no-color), not lipgloss's own detection, so the
+// profile is forced once colour is allowed.
+func (p *Printer) style() lipgloss.Style {
+	r := lipgloss.NewRenderer(p.io.Out)
+	if p.io.ColorEnabled() {
+		r.SetColorProfile(termenv.ANSI)
+	}
+	return r.NewStyle()
 }
 
 // sanitizeRow keeps one row on one line: tabs and newlines inside a cell would

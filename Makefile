@@ -7,7 +7,7 @@ DATE      ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 BENCHTIME ?= 1x
 
-.PHONY: all build install test test-unit lint bench emulators clean
+.PHONY: all build install test test-unit lint bench emulators demo clean
 
 all: lint build test
 
@@ -35,6 +35,10 @@ lint:
 ## bench: benchmarks against the emulators, with ratios printed
 bench:
 	.ci/emulators.sh $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./...
+
+## demo: a whole local Nexus on the emulators, no AWS account needed
+demo: build
+	.ci/emulators.sh .ci/demo.sh
 
 ## emulators: a shell with the emulators running and their endpoints exported
 emulators:

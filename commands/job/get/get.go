@@ -1,0 +1,227 @@
+// Package get is `nexus job get`.
+package get
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/spf13/cobra"
+
+	"github.com/nexus-compliance/nexus/aws/dynamo"
+	"github.com/nexus-compliance/nexus/commands/cmdutil"
+	dbshared "github.com/nexus-compliance/nexus/commands/db/shared"
+	"github.com/nexus-compliance/nexus/commands/iostreams"
+	"github.com/nexus-compliance/nexus/commands/job/shared"
+	"github.com/nexus-compliance/nexus/commands/printer"
+	"github.com/nexus-compliance/nexus/commands/settings"
+	"github.com/nexus-compliance/nexus/pipeline"
+)
+
+// API is what `nexus job get` calls.
+type API interface {
+	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+}
+
+// Options are the inputs of `nexus job get`.
+type Options struct {
+	IO       *iostreams.IOStreams
+	Printer  func() (*printer.Printer, error)
+	DynamoDB func(context.Context) (API, error)
+	Tables   func() (settings.Tables, error)
+	Now      func() time.Time
+	Context  context.Context
+
+	JobID string
+}
+
+// NewCmd builds `nexus job get`. runF replaces Run in tests.
+func NewCmd(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{
+		IO:       f.IOStreams,
+		Printer:  f.Printer,
+		DynamoDB: dbshared.Client[API](f),
+		Tables:   dbshared.TablesFunc(f),
+		Now:      f.Now,
+	}
+	cmd := &cobra.Command{
+		Use:   "get JOB_ID",
+		Short: "Show one mapping job: status, keys, timestamps, error and mappings",
+		Long: `Show one job of the MappingJobs table, read directly from DynamoDB with a strongly
+consistent read: status, source control and target framework, timestamps and age, expiry
+(jobs expire 7 days after creation), the Step Functions execution, the error of a failed
+job, and the mappings of a completed one. JOB_ID is the mappingId the API returned.
+
+A job that does not exist (or has expired) exits with status 5.`,
+		Example: `  nexus job get 550e8400-e29b-41d4-a716-446655440000
+  nexus job get 550e8400-e29b-41d4-a716-446655440000 -o json | jq '.mappings[].reasoning'`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 || strings.TrimSpace(args[0]) == "" {
+				return cmdutil.FlagErrorf("expected one JOB_ID, e.g. nexus job get 550e8400-e29b-41d4-a716-446655440000")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.JobID = strings.TrimSpace(args[0])
+			ctx, cancel := f.Context(cmd.Context())
+			defer cancel()
+			opts.Context = ctx
+			if runF != nil {
+				return runF(opts)
+			}
+			return Run(opts)
+		},
+	}
+	return cmd
+}
+
+// Run shows the job.
+func Run(opts *Options) error {
+	ctx := opts.Context
+	tables, err := opts.Tables()
+	if err != nil {
+		return err
+	}
+	api, err := opts.DynamoDB(ctx)
+	if err != nil {
+		return err
+	}
+	out, err := api.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(tables.Jobs),
+		Key:            dynamo.Item{dynamo.JobID: dynamo.S(opts.JobID)},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return dbshared.Err(err, tables.Jobs, "jobs")
+	}
+	if len(out.Item) == 0 {
+		return &cmdutil.NotFoundError{What: "job", Name: opts.JobID,
+			Hint: fmt.Sprintf("No such job in %s: jobs expire 7 days after creation; `nexus job list` shows the current ones.", tables.Jobs)}
+	}
+	j, err := shared.Decode(out.Item)
+	if err != nil {
+		return err
+	}
+	p, err := opts.Printer()
+	if err != nil {
+		return err
+	}
+	if err := p.Print(j, func() printer.Table { return Detail(j, opts.Now()) }); err != nil {
+		return err
+	}
+	if p.IsStructured() || len(j.Mappings) == 0 {
+		return nil
+	}
+	tty := opts.IO.IsStdoutTTY()
+	if tty {
+		fmt.Fprintln(opts.IO.Out)
+	}
+	return p.Print(nil, func() printer.Table { return MappingsTable(j.Mappings, tty) })
+}
+
+// Detail is the describe view of a job.
+func Detail(j pipeline.Job, now time.Time) printer.Table {
+	rows := [][]string{
+		{"Job ID", j.JobID},
+		{"Status", string(j.Status)},
+		{"Control", j.ControlKey},
+		{"Framework", j.TargetFrameworkKey},
+	}
+	if len(j.TargetControlIDs) > 0 {
+		rows = append(rows, []string{"Target controls", strings.Join(j.TargetControlIDs, ", ")})
+	}
+	rows = append(rows, []string{"Created", withAge(j.CreatedAt, now)})
+	for _, r := range [][2]string{{"Updated", j.UpdatedAt}, {"Completed", j.CompletedAt}, {"Failed", j.FailedAt}} {
+		if r[1] != "" {
+			rows = append(rows, []string{r[0], withAge(r[1], now)})
+		}
+	}
+	if j.TTL > 0 {
+		exp := time.Unix(j.TTL, 0).UTC()
+		when := "in " + shared.Duration(exp.Sub(now))
+		if exp.Before(now) {
+			when = "overdue by " + shared.Duration(now.Sub(exp)) + "; DynamoDB deletes expired items lazily"
+		}
+		rows = append(rows, []string{"Expires", fmt.Sprintf("%s (%s)", exp.Format(time.RFC3339), when)})
+	}
+	if j.ExecutionARN != "" {
+		rows = append(rows, []string{"Execution", j.ExecutionARN})
+	}
+	if e := ErrorText(j); e != "" {
+		rows = append(rows, []string{"Error", e})
+	}
+	if j.Status == pipeline.JobCompleted || len(j.Mappings) > 0 {
+		rows = append(rows, []string{"Mappings", strconv.Itoa(len(j.Mappings))})
+	}
+	return printer.Table{Detail: true, Rows: rows}
+}
+
+func withAge(ts string, now time.Time) string {
+	if age := shared.Age(now, ts); age != "-" {
+		return fmt.Sprintf("%s (%s ago)", ts, age)
+	}
+	return ts
+}
+
+// ErrorText is a failed job's error: error_message, or the Step Functions
+// error's Error and Cause.
+func ErrorText(j pipeline.Job) string {
+	if j.ErrorMessage != "" {
+		return j.ErrorMessage
+	}
+	if len(j.Error) == 0 {
+		return ""
+	}
+	name, _ := j.Error["Error"].(string)
+	cause, _ := j.Error["Cause"].(string)
+	switch {
+	case name != "" && cause != "":
+		return name + ": " + cause
+	case cause != "":
+		return cause
+	case name != "":
+		return name
+	}
+	b, _ := json.Marshal(j.Error)
+	return string(b)
+}
+
+// MappingsTable lists a job's mappings. The job updater has written them
+// in both snake_case and camelCase over time; both are read.
+func MappingsTable(ms []map[string]any, tty bool) printer.Table {
+	t := printer.Table{Headers: []string{"TARGET", "SIMILARITY", "RERANK", "REASONING"}}
+	for _, m := range ms {
+		target := pick(m, "target_control_key", "targetControlKey", "mapped_control_key", "mappedControlKey", "target_control_id", "targetControlId", "control_id")
+		reasoning := pick(m, "reasoning")
+		if tty {
+			reasoning = dbshared.Truncate(reasoning, 60)
+		}
+		row := []string{target, pick(m, "similarity_score", "similarityScore"), pick(m, "rerank_score", "rerankScore"), reasoning}
+		if !tty {
+			row = append([]string{"mapping"}, row...)
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	return t
+}
+
+func pick(m map[string]any, keys ...string) string {
+	for _, k := range keys {
+		switch v := m[k].(type) {
+		case nil:
+			continue
+		case string:
+			return v
+		case float64:
+			return strconv.FormatFloat(v, 'f', -1, 64)
+		default:
+			return fmt.Sprint(v)
+		}
+	}
+	return ""
+}

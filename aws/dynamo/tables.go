@@ -11,8 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
-	"github.com/nexus-compliance/nexus/commands/settings"
 )
 
 // Attribute and index names of the Nexus tables, as the seed's Lambdas use
@@ -53,6 +51,16 @@ type Resource struct {
 	Detail string `json:"detail,omitempty"`
 }
 
+// Tables names the six Nexus DynamoDB tables.
+type Tables struct {
+	Jobs           string `mapstructure:"jobs" json:"jobs" yaml:"jobs"`
+	Mappings       string `mapstructure:"mappings" json:"mappings" yaml:"mappings"`
+	Enrichment     string `mapstructure:"enrichment" json:"enrichment" yaml:"enrichment"`
+	EmbeddingCache string `mapstructure:"embedding_cache" json:"embedding_cache" yaml:"embedding_cache"`
+	Frameworks     string `mapstructure:"frameworks" json:"frameworks" yaml:"frameworks"`
+	Controls       string `mapstructure:"controls" json:"controls" yaml:"controls"`
+}
+
 // IndexSpec is a global secondary index a Nexus table must have. Every key
 // attribute of the Nexus tables is a string.
 type IndexSpec struct {
@@ -86,7 +94,7 @@ type TableSpec struct {
 // answers "does this control exist, and in which framework" for the async
 // API handler: the keys are the whole answer, and control items carry long
 // descriptions that an ALL projection would copy for nothing, so KEYS_ONLY.
-func Specs(t settings.Tables) []TableSpec {
+func Specs(t Tables) []TableSpec {
 	return []TableSpec{
 		{Logical: "jobs", Name: t.Jobs, PartitionKey: JobID, TTLAttribute: JobTTL},
 		{Logical: "mappings", Name: t.Mappings, PartitionKey: ControlKeyAttr, SortKey: MappedControlKeyAttr, Indexes: []IndexSpec{
@@ -110,7 +118,7 @@ func Specs(t settings.Tables) []TableSpec {
 // whose key schema differs is an error. The tables are handled concurrently;
 // the result keeps Specs' order and leaves out the tables that failed, whose
 // errors are joined.
-func EnsureTables(ctx context.Context, api AdminAPI, tables settings.Tables) ([]Resource, error) {
+func EnsureTables(ctx context.Context, api AdminAPI, tables Tables) ([]Resource, error) {
 	specs := Specs(tables)
 	res := make([]Resource, len(specs))
 	errs := make([]error, len(specs))

@@ -14,20 +14,16 @@ import (
 	"strings"
 
 	"github.com/spf13/viper"
+
+	"github.com/nexus-compliance/nexus/aws/dynamo"
 )
 
 // DefaultEnvironment is the name used when no environment is configured.
 const DefaultEnvironment = "default"
 
-// Tables names the six Nexus DynamoDB tables.
-type Tables struct {
-	Jobs           string `mapstructure:"jobs" json:"jobs" yaml:"jobs"`
-	Mappings       string `mapstructure:"mappings" json:"mappings" yaml:"mappings"`
-	Enrichment     string `mapstructure:"enrichment" json:"enrichment" yaml:"enrichment"`
-	EmbeddingCache string `mapstructure:"embedding_cache" json:"embedding_cache" yaml:"embedding_cache"`
-	Frameworks     string `mapstructure:"frameworks" json:"frameworks" yaml:"frameworks"`
-	Controls       string `mapstructure:"controls" json:"controls" yaml:"controls"`
-}
+// Tables names the six Nexus DynamoDB tables. The type belongs to the
+// DynamoDB layer, which must not import commands.
+type Tables = dynamo.Tables
 
 // Environment is one Nexus deployment.
 type Environment struct {

@@ -16,15 +16,14 @@ import (
 
 	"github.com/nexus-compliance/nexus/aws/awstest"
 	"github.com/nexus-compliance/nexus/aws/dynamo"
-	"github.com/nexus-compliance/nexus/commands/settings"
 )
 
 // UniqueTables returns names for the six Nexus tables that no other test
 // uses. Nothing is created.
-func UniqueTables(t testing.TB) settings.Tables {
+func UniqueTables(t testing.TB) dynamo.Tables {
 	t.Helper()
 	base := awstest.UniqueName(t, "nx")
-	return settings.Tables{
+	return dynamo.Tables{
 		Jobs:           base + "-jobs",
 		Mappings:       base + "-mappings",
 		Enrichment:     base + "-enrichment",
@@ -36,7 +35,7 @@ func UniqueTables(t testing.TB) settings.Tables {
 
 // Setup connects to dynalite (skipping the test when it is not running
 // outside CI) and creates the six Nexus tables under unique names.
-func Setup(t testing.TB) (*dynamodb.Client, settings.Tables) {
+func Setup(t testing.TB) (*dynamodb.Client, dynamo.Tables) {
 	t.Helper()
 	c := awstest.DynamoDB(t)
 	tables := UniqueTables(t)
@@ -48,7 +47,7 @@ func Setup(t testing.TB) (*dynamodb.Client, settings.Tables) {
 
 // Vars are the variables that make a test Factory's environment use these
 // tables (the seed's own variable names).
-func Vars(tables settings.Tables) map[string]string {
+func Vars(tables dynamo.Tables) map[string]string {
 	return map[string]string{
 		"JOB_TABLE_NAME":             tables.Jobs,
 		"MAPPINGS_TABLE_NAME":        tables.Mappings,

@@ -41,6 +41,9 @@ const (
 	Created   Action = "created"
 	Unchanged Action = "unchanged"
 	Updated   Action = "updated"
+	// From PlanTables: what EnsureTables would do.
+	WouldCreate Action = "would create"
+	WouldUpdate Action = "would update"
 )
 
 // Resource is one thing bootstrap made sure of, and what it did.
@@ -59,6 +62,11 @@ type Tables struct {
 	EmbeddingCache string `mapstructure:"embedding_cache" json:"embedding_cache" yaml:"embedding_cache"`
 	Frameworks     string `mapstructure:"frameworks" json:"frameworks" yaml:"frameworks"`
 	Controls       string `mapstructure:"controls" json:"controls" yaml:"controls"`
+}
+
+// Names lists the six table names in the seed's order.
+func (t Tables) Names() []string {
+	return []string{t.Jobs, t.Mappings, t.Enrichment, t.EmbeddingCache, t.Frameworks, t.Controls}
 }
 
 // IndexSpec is a global secondary index a Nexus table must have. Every key
@@ -119,12 +127,22 @@ func Specs(t Tables) []TableSpec {
 // the result keeps Specs' order and leaves out the tables that failed, whose
 // errors are joined.
 func EnsureTables(ctx context.Context, api AdminAPI, tables Tables) ([]Resource, error) {
+	return ensureTables(ctx, api, tables, false)
+}
+
+// PlanTables reports what EnsureTables would do, making only read calls
+// (DescribeTable, DescribeTimeToLive): the dry run of `nexus db bootstrap`.
+func PlanTables(ctx context.Context, api AdminAPI, tables Tables) ([]Resource, error) {
+	return ensureTables(ctx, api, tables, true)
+}
+
+func ensureTables(ctx context.Context, api AdminAPI, tables Tables, plan bool) ([]Resource, error) {
 	specs := Specs(tables)
 	res := make([]Resource, len(specs))
 	errs := make([]error, len(specs))
 	var wg sync.WaitGroup
 	for i, s := range specs {
-		wg.Go(func() { res[i], errs[i] = EnsureTable(ctx, api, s) })
+		wg.Go(func() { res[i], errs[i] = ensureTable(ctx, api, s, plan) })
 	}
 	wg.Wait()
 	var out []Resource
@@ -138,6 +156,12 @@ func EnsureTables(ctx context.Context, api AdminAPI, tables Tables) ([]Resource,
 
 // EnsureTable makes sure one table matches its spec; see EnsureTables.
 func EnsureTable(ctx context.Context, api AdminAPI, spec TableSpec) (Resource, error) {
+	return ensureTable(ctx, api, spec, false)
+}
+
+// ensureTable checks one table against its spec and, unless plan is set,
+// makes it match.
+func ensureTable(ctx context.Context, api AdminAPI, spec TableSpec, plan bool) (Resource, error) {
 	r := Resource{Kind: "table", Name: spec.Name, Action: Unchanged}
 	if spec.Name == "" {
 		return r, fmt.Errorf("the %s table has no name (set tables.%s)", spec.Logical, spec.Logical)
@@ -145,6 +169,9 @@ func EnsureTable(ctx context.Context, api AdminAPI, spec TableSpec) (Resource, e
 	var notes []string
 	desc, err := api.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(spec.Name)})
 	switch {
+	case IsNotFound(err) && plan:
+		r.Action, r.Detail = WouldCreate, createdDetail(spec)
+		return r, nil
 	case IsNotFound(err):
 		_, err = api.CreateTable(ctx, createInput(spec))
 		var inUse *types.ResourceInUseException
@@ -163,7 +190,7 @@ func EnsureTable(ctx context.Context, api AdminAPI, spec TableSpec) (Resource, e
 	case err != nil:
 		return r, fmt.Errorf("describing table %s: %w", spec.Name, err)
 	default:
-		if desc.Table.TableStatus != types.TableStatusActive {
+		if !plan && desc.Table.TableStatus != types.TableStatusActive {
 			if desc, err = waitActive(ctx, api, spec.Name); err != nil {
 				return r, err
 			}
@@ -188,6 +215,11 @@ func EnsureTable(ctx context.Context, api AdminAPI, spec TableSpec) (Resource, e
 			}
 			continue
 		}
+		if plan {
+			r.Action = WouldUpdate
+			notes = append(notes, "would add GSI "+ix.Name)
+			continue
+		}
 		if err := addIndex(ctx, api, spec, ix, t); err != nil {
 			return r, err
 		}
@@ -195,12 +227,15 @@ func EnsureTable(ctx context.Context, api AdminAPI, spec TableSpec) (Resource, e
 		notes = append(notes, "added GSI "+ix.Name)
 	}
 	if spec.TTLAttribute != "" {
-		note, changed, err := ensureTTL(ctx, api, spec)
+		note, changed, err := ensureTTL(ctx, api, spec, plan)
 		if err != nil {
 			return r, err
 		}
 		if changed && r.Action == Unchanged {
 			r.Action = Updated
+			if plan {
+				r.Action = WouldUpdate
+			}
 		}
 		notes = append(notes, note)
 	}
@@ -356,7 +391,7 @@ func addIndex(ctx context.Context, api AdminAPI, spec TableSpec, ix IndexSpec, t
 // ensureTTL turns on the table's time to live when it is off. It reports
 // honestly when the endpoint has no TTL operations instead of failing the
 // bootstrap: TTL only bounds storage, nothing reads it.
-func ensureTTL(ctx context.Context, api AdminAPI, spec TableSpec) (note string, changed bool, err error) {
+func ensureTTL(ctx context.Context, api AdminAPI, spec TableSpec, plan bool) (note string, changed bool, err error) {
 	attr := spec.TTLAttribute
 	unsupported := fmt.Sprintf("TTL on %s: unsupported by endpoint", attr)
 	out, err := api.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(spec.Name)})
@@ -380,6 +415,9 @@ func ensureTTL(ctx context.Context, api AdminAPI, spec TableSpec) (note string, 
 	case types.TimeToLiveStatusDisabling:
 		return fmt.Sprintf("TTL is being disabled; run again later to enable it on %s", attr), false, nil
 	}
+	if plan {
+		return fmt.Sprintf("would enable TTL on %s (the endpoint reports it %s)", attr, orDisabled(status)), true, nil
+	}
 	_, err = api.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
 		TableName:               aws.String(spec.Name),
 		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String(attr), Enabled: aws.Bool(true)},
@@ -391,6 +429,13 @@ func ensureTTL(ctx context.Context, api AdminAPI, spec TableSpec) (note string, 
 		return "", false, fmt.Errorf("enabling TTL on %s.%s: %w", spec.Name, attr, err)
 	}
 	return fmt.Sprintf("enabled TTL on %s", attr), true, nil
+}
+
+func orDisabled(s types.TimeToLiveStatus) string {
+	if s == "" {
+		return string(types.TimeToLiveStatusDisabled)
+	}
+	return string(s)
 }
 
 // waitActive waits with the SDK's TableExists waiter until the table and

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nexus-compliance/nexus/commands/cmdutil"
+	"github.com/nexus-compliance/nexus/commands/db/bootstrap"
 	"github.com/nexus-compliance/nexus/commands/db/count"
 	"github.com/nexus-compliance/nexus/commands/db/describe"
 	"github.com/nexus-compliance/nexus/commands/db/get"
@@ -26,7 +27,8 @@ frameworks and controls (resolved through the environment: --env, the config fil
 JOB_TABLE_NAME, MAPPINGS_TABLE_NAME, … variables), or a real table name.
 
 Reads are paged and streamed: nothing loads a whole table into memory.`,
-		Example: `  nexus db tables
+		Example: `  nexus db bootstrap --dry-run
+  nexus db tables
   nexus db describe mappings
   nexus db scan jobs --where status=FAILED --limit 20
   nexus db query mappings --key AWS.ControlCatalog#1.0#API_GW_CACHE_ENABLED
@@ -34,6 +36,7 @@ Reads are paged and streamed: nothing loads a whole table into memory.`,
   nexus db count jobs --where status=PENDING`,
 	}
 	cmd.AddCommand(
+		bootstrap.NewCmd(f, nil),
 		tables.NewCmd(f, nil),
 		describe.NewCmd(f, nil),
 		scan.NewCmd(f, nil),

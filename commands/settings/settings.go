@@ -87,10 +87,7 @@ func Defaults(name string) *Environment {
 }
 
 // TableNames lists the six table names in the seed's order.
-func (e *Environment) TableNames() []string {
-	t := e.Tables
-	return []string{t.Jobs, t.Mappings, t.Enrichment, t.EmbeddingCache, t.Frameworks, t.Controls}
-}
+func (e *Environment) TableNames() []string { return e.Tables.Names() }
 
 // File is the whole configuration file.
 type File struct {

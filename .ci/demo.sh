@@ -16,6 +16,7 @@ step() { printf '\n\033[1m$ nexus %s\033[0m\n' "$*"; "$nexus" "$@"; }
 ddb() {
 	curl -sf -X POST "$AWS_ENDPOINT_URL_DYNAMODB" -H "X-Amz-Target: DynamoDB_20120810.$1" \
 		-H 'Content-Type: application/x-amz-json-1.0' \
+		-H "X-Amz-Date: $(date -u +%Y%m%dT%H%M%SZ)" \
 		-H 'Authorization: AWS4-HMAC-SHA256 Credential=demo/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=demo' \
 		-d "$2" >/dev/null
 }
@@ -24,8 +25,9 @@ sqs() {
 		-H 'Content-Type: application/x-amz-json-1.0' -d "$2"
 }
 
-step db bootstrap
-step db bootstrap
+step db bootstrap --dry-run
+step db bootstrap --yes
+step db bootstrap --yes
 
 created=$(date -u -d '-2 hours' +%Y-%m-%dT%H:%M:%SZ)
 dlq=$(sqs GetQueueUrl '{"QueueName":"MappingRequestDLQ"}' | sed 's/.*"QueueUrl":"\([^"]*\)".*/\1/')

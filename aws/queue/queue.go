@@ -169,8 +169,11 @@ func ParseRedrivePolicy(s string) (*RedrivePolicy, error) {
 
 // String is the attribute value SQS expects.
 func (p RedrivePolicy) String() string {
-	b, _ := json.Marshal(map[string]any{"deadLetterTargetArn": p.DeadLetterTargetARN, "maxReceiveCount": p.MaxReceiveCount})
-	return string(b)
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // keep an ARN placeholder's <region> readable
+	_ = enc.Encode(map[string]any{"deadLetterTargetArn": p.DeadLetterTargetARN, "maxReceiveCount": p.MaxReceiveCount})
+	return strings.TrimSpace(b.String())
 }
 
 // epochMillis parses an SQS timestamp attribute (milliseconds since the epoch).

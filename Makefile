@@ -21,7 +21,7 @@ install:
 
 ## test: install and start the emulators, run the whole suite with -race, stop them
 test:
-	.ci/emulators.sh $(GO) test -race -count=1 ./...
+	.ci/onnxruntime.sh .ci/emulators.sh $(GO) test -race -count=1 ./...
 
 ## test-unit: the suite without emulators (integration tests skip)
 test-unit:
@@ -34,7 +34,7 @@ lint:
 
 ## bench: benchmarks against the emulators, with ratios printed
 bench:
-	.ci/emulators.sh $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./...
+	.ci/onnxruntime.sh .ci/emulators.sh $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./...
 
 ## demo: a whole local Nexus on the emulators, no AWS account needed
 demo: build

@@ -14,10 +14,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nexus-compliance/nexus/commands/cmdutil"
+	catalogcmd "github.com/nexus-compliance/nexus/commands/catalog"
 	configcmd "github.com/nexus-compliance/nexus/commands/config"
 	"github.com/nexus-compliance/nexus/commands/db"
 	"github.com/nexus-compliance/nexus/commands/dlq"
+	evalcmd "github.com/nexus-compliance/nexus/commands/eval"
+	gpucmd "github.com/nexus-compliance/nexus/commands/gpu"
 	"github.com/nexus-compliance/nexus/commands/job"
+	mapcmd "github.com/nexus-compliance/nexus/commands/map"
 	"github.com/nexus-compliance/nexus/commands/mapping"
 	"github.com/nexus-compliance/nexus/commands/printer"
 	"github.com/nexus-compliance/nexus/commands/version"
@@ -31,9 +35,14 @@ func NewRootCmd(f *cmdutil.Factory) *cobra.Command {
 		Long: `nexus is the operator's tool for Nexus, the system that maps AWS security controls to
 framework controls (NIST SP 800-53, SOC 2, PCI-DSS).
 
-It inspects and repairs a deployment (DynamoDB tables, the SQS queue and its DLQ) and
-works against real AWS or any endpoint that speaks the same APIs.`,
-		Example: `  # See the tables of the current environment
+It maps a control in-process (nexus map, on an embedded demo catalog with no AWS account, or
+on catalogs you import), measures mapping quality (nexus eval), and inspects and repairs a
+deployment (DynamoDB tables, the SQS queue and its DLQ) on real AWS or any endpoint that
+speaks the same APIs.`,
+		Example: `  # Map an AWS control to NIST SP 800-53 r5 on this machine
+  nexus map AWS.ControlCatalog#1.0#API_GW_CACHE_ENABLED --framework NIST-SP-800-53#R5
+
+  # See the tables of the current environment
   nexus db tables
 
   # Jobs stuck in PENDING for more than 30 minutes, as JSON
@@ -81,14 +90,19 @@ works against real AWS or any endpoint that speaks the same APIs.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &cmdutil.FlagError{Err: err} })
 
 	root.AddGroup(
+		&cobra.Group{ID: "map", Title: "Map controls:"},
 		&cobra.Group{ID: "operate", Title: "Operate a deployment:"},
-		&cobra.Group{ID: "tool", Title: "Configure nexus:"},
+		&cobra.Group{ID: "tool", Title: "The tool and this machine:"},
 	)
+	for _, c := range []*cobra.Command{mapcmd.NewCmd(f), catalogcmd.NewCmd(f), evalcmd.NewCmd(f)} {
+		c.GroupID = "map"
+		root.AddCommand(c)
+	}
 	for _, c := range []*cobra.Command{db.NewCmd(f), job.NewCmd(f), mapping.NewCmd(f), dlq.NewCmd(f)} {
 		c.GroupID = "operate"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{configcmd.NewCmd(f), version.NewCmd(f)} {
+	for _, c := range []*cobra.Command{gpucmd.NewCmd(f), configcmd.NewCmd(f), version.NewCmd(f)} {
 		c.GroupID = "tool"
 		root.AddCommand(c)
 	}

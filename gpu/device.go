@@ -1,5 +1,10 @@
 // Package gpu chooses where the mapping models run: it parses the
-// --device selector and finds the NVIDIA GPUs of this machine.
+// --device selector, finds the NVIDIA GPUs of this machine (nvidia-smi or
+// the driver's /proc files), finds and loads the ONNX Runtime library
+// (NEXUS_ORT_LIB or the usual places), lists its execution providers, says
+// what the CUDA provider is missing, and creates ONNX Runtime sessions on
+// the chosen device (CUDA when it works, else the CPU with the reason).
+// Loading ONNX Runtime needs cgo; a CGO_ENABLED=0 build returns ErrNoCgo.
 package gpu
 
 import (

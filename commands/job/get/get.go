@@ -4,6 +4,7 @@ package get
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nexus-compliance/nexus/aws/dynamo"
+	catshared "github.com/nexus-compliance/nexus/commands/catalog/shared"
 	"github.com/nexus-compliance/nexus/commands/cmdutil"
 	dbshared "github.com/nexus-compliance/nexus/commands/db/shared"
 	"github.com/nexus-compliance/nexus/commands/iostreams"
@@ -36,8 +38,11 @@ type Options struct {
 	Tables   func() (settings.Tables, error)
 	Now      func() time.Time
 	Context  context.Context
+	// OpenLocal opens the local store, for --store local.
+	OpenLocal catshared.Opener
 
 	JobID string
+	Store string
 }
 
 // NewCmd builds `nexus job get`. runF replaces Run in tests.
@@ -49,6 +54,8 @@ func NewCmd(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 		Tables:   dbshared.TablesFunc(f),
 		Now:      f.Now,
 	}
+	local := catshared.StoreLocal
+	opts.OpenLocal = catshared.NewOpener(f, &local)
 	cmd := &cobra.Command{
 		Use:   "get JOB_ID",
 		Short: "Show one mapping job: status, keys, timestamps, error and mappings",
@@ -57,8 +64,12 @@ consistent read: status, source control and target framework, timestamps and age
 (jobs expire 7 days after creation), the Step Functions execution, the error of a failed
 job, and the mappings of a completed one. JOB_ID is the mappingId the API returned.
 
+With --store local the job is read from the local store instead: the jobs that
+` + "`nexus map`" + ` and ` + "`nexus map batch`" + ` ran on this machine.
+
 A job that does not exist (or has expired) exits with status 5.`,
 		Example: `  nexus job get 550e8400-e29b-41d4-a716-446655440000
+  nexus job get 3f0c2a8e-5d4b-4c1e-9a7f-2b6d8e1f0a93 --store local
   nexus job get 550e8400-e29b-41d4-a716-446655440000 -o json | jq '.mappings[].reasoning'`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 || strings.TrimSpace(args[0]) == "" {
@@ -77,11 +88,24 @@ A job that does not exist (or has expired) exits with status 5.`,
 			return Run(opts)
 		},
 	}
+	catshared.AddStoreFlag(cmd, &opts.Store, catshared.StoreDynamoDB)
 	return cmd
 }
 
 // Run shows the job.
 func Run(opts *Options) error {
+	if opts.Store != "" { // empty: the default, DynamoDB
+		if err := catshared.CheckStoreKind(opts.Store); err != nil {
+			return err
+		}
+	}
+	if opts.Store == catshared.StoreLocal {
+		j, err := localJob(opts)
+		if err != nil {
+			return err
+		}
+		return show(opts, j)
+	}
 	ctx := opts.Context
 	tables, err := opts.Tables()
 	if err != nil {
@@ -107,6 +131,30 @@ func Run(opts *Options) error {
 	if err != nil {
 		return err
 	}
+	return show(opts, j)
+}
+
+func localJob(opts *Options) (pipeline.Job, error) {
+	s, err := opts.OpenLocal(opts.Context)
+	if err != nil {
+		return pipeline.Job{}, err
+	}
+	defer s.Close()
+	j, err := s.Job(opts.Context, opts.JobID)
+	if errors.Is(err, pipeline.ErrNotFound) {
+		return j, &cmdutil.NotFoundError{What: "job", Name: opts.JobID,
+			Hint: fmt.Sprintf("No such job in the local store %s: jobs expire 7 days after creation; `nexus job list --store local` shows the current ones.", s.Location)}
+	}
+	if err != nil {
+		return j, err
+	}
+	if st, err := pipeline.ParseJobStatus(string(j.Status)); err == nil {
+		j.Status = st
+	}
+	return j, nil
+}
+
+func show(opts *Options, j pipeline.Job) error {
 	p, err := opts.Printer()
 	if err != nil {
 		return err

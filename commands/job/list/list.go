@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nexus-compliance/nexus/aws/dynamo"
+	catshared "github.com/nexus-compliance/nexus/commands/catalog/shared"
 	"github.com/nexus-compliance/nexus/commands/cmdutil"
 	dbshared "github.com/nexus-compliance/nexus/commands/db/shared"
 	"github.com/nexus-compliance/nexus/commands/iostreams"
@@ -27,7 +28,10 @@ type Options struct {
 	Tables   func() (settings.Tables, error)
 	Now      func() time.Time
 	Context  context.Context
+	// OpenLocal opens the local store, for --store local.
+	OpenLocal catshared.Opener
 
+	Store     string
 	Status    string
 	OlderThan time.Duration
 	Control   string
@@ -45,6 +49,8 @@ func NewCmd(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 		Tables:   dbshared.TablesFunc(f),
 		Now:      f.Now,
 	}
+	local := catshared.StoreLocal
+	opts.OpenLocal = catshared.NewOpener(f, &local)
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List mapping jobs, filtered by status, age, control or framework",
@@ -54,7 +60,10 @@ order, and --limit (default 100) stops the scan as soon as that many jobs are sh
 
 --older-than compares created_at (ISO-8601 UTC, as the Lambdas write it) with now minus
 the duration: the way to find jobs stuck in PENDING or RUNNING. --status RUNNING also
-matches the SQS trigger's legacy IN_PROGRESS.`,
+matches the SQS trigger's legacy IN_PROGRESS.
+
+With --store local the jobs come from the local store instead (those ` + "`nexus map`" + ` and
+` + "`nexus map batch`" + ` ran on this machine), newest first, with the same filters.`,
 		Example: `  # Jobs stuck in PENDING for more than 30 minutes
   nexus job list --status PENDING --older-than 30m
 
@@ -62,7 +71,10 @@ matches the SQS trigger's legacy IN_PROGRESS.`,
   nexus job list --status FAILED --control AWS.ControlCatalog#1.0#API_GW_CACHE_ENABLED -o json
 
   # Every job mapping into NIST SP 800-53 rev 5, as JSON lines
-  nexus job list --framework NIST-SP-800-53#R5 --limit 0 -o jsonl`,
+  nexus job list --framework NIST-SP-800-53#R5 --limit 0 -o jsonl
+
+  # The failed jobs of local nexus map runs
+  nexus job list --store local --status FAILED`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := f.Context(cmd.Context())
@@ -81,6 +93,7 @@ matches the SQS trigger's legacy IN_PROGRESS.`,
 	fl.StringVar(&opts.Framework, "framework", "", "only jobs targeting this framework key (e.g. NIST-SP-800-53#R5)")
 	fl.IntVarP(&opts.Limit, "limit", "n", dbshared.DefaultLimit, "stop after this many jobs; 0 lists them all")
 	fl.Int32Var(&opts.PageSize, "page-size", 0, "items DynamoDB evaluates per request (default: 1 MB pages)")
+	catshared.AddStoreFlag(cmd, &opts.Store, catshared.StoreDynamoDB)
 	statuses := make([]string, len(pipeline.JobStatuses))
 	for i, s := range pipeline.JobStatuses {
 		statuses[i] = string(s)
@@ -130,6 +143,14 @@ func Run(opts *Options) error {
 	}
 	if opts.Limit < 0 || opts.PageSize < 0 {
 		return cmdutil.FlagErrorf("--limit and --page-size must not be negative")
+	}
+	if opts.Store != "" { // empty: the default, DynamoDB
+		if err := catshared.CheckStoreKind(opts.Store); err != nil {
+			return err
+		}
+	}
+	if opts.Store == catshared.StoreLocal {
+		return runLocal(opts)
 	}
 
 	ctx := opts.Context
@@ -193,4 +214,78 @@ func filtersHint(opts *Options) string {
 		return ", or filter with --status, --older-than, --control, --framework"
 	}
 	return ""
+}
+
+// localJobs is what the local store offers beyond pipeline.Store.
+type localJobs interface {
+	Jobs(ctx context.Context) ([]pipeline.Job, error)
+}
+
+// runLocal lists the jobs of the local store, newest first, filtered in
+// memory with the same flags.
+func runLocal(opts *Options) error {
+	ctx := opts.Context
+	var status pipeline.JobStatus
+	if opts.Status != "" {
+		status, _ = pipeline.ParseJobStatus(opts.Status) // validated by Run
+	}
+	p, err := opts.Printer()
+	if err != nil {
+		return err
+	}
+	s, err := opts.OpenLocal(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	lister, ok := s.Store.(localJobs)
+	if !ok {
+		return fmt.Errorf("the local store cannot list jobs")
+	}
+	all, err := lister.Jobs(ctx)
+	if err != nil {
+		return err
+	}
+	now := opts.Now()
+	cutoff := now.Add(-opts.OlderThan)
+	tty := opts.IO.IsStdoutTTY()
+	st := p.Stream([]string{"JOB ID", "STATUS", "CONTROL", "FRAMEWORK", "AGE", "CREATED"})
+	truncated := false
+	for _, j := range all {
+		if status != "" && j.Status != status ||
+			opts.Control != "" && j.ControlKey != opts.Control ||
+			opts.Framework != "" && j.TargetFrameworkKey != opts.Framework {
+			continue
+		}
+		if opts.OlderThan > 0 {
+			if t, ok := shared.ParseTime(j.CreatedAt); !ok || !t.Before(cutoff) {
+				continue
+			}
+		}
+		if opts.Limit > 0 && st.Count() == opts.Limit {
+			truncated = true
+			break
+		}
+		var row []string
+		if !p.IsStructured() {
+			control, framework := j.ControlKey, j.TargetFrameworkKey
+			if tty {
+				control, framework = dbshared.Truncate(control, dbshared.CellWidth), dbshared.Truncate(framework, dbshared.CellWidth)
+			}
+			row = []string{j.JobID, string(j.Status), control, framework, shared.Age(now, j.CreatedAt), j.CreatedAt}
+		}
+		if err := st.Write(j, row); err != nil {
+			return err
+		}
+	}
+	if err := st.Close(); err != nil {
+		return err
+	}
+	if st.Count() == 0 && !p.IsStructured() && tty {
+		fmt.Fprintln(opts.IO.ErrOut, "No jobs match.")
+	}
+	if truncated {
+		fmt.Fprintf(opts.IO.ErrOut, "Showing the newest %d jobs; more match (--limit 0 lists them all%s).\n", st.Count(), filtersHint(opts))
+	}
+	return nil
 }

@@ -13,8 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/nexus-compliance/nexus/commands/cmdutil"
 	catalogcmd "github.com/nexus-compliance/nexus/commands/catalog"
+	"github.com/nexus-compliance/nexus/commands/cmdutil"
 	configcmd "github.com/nexus-compliance/nexus/commands/config"
 	"github.com/nexus-compliance/nexus/commands/db"
 	"github.com/nexus-compliance/nexus/commands/dlq"

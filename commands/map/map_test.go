@@ -228,7 +228,7 @@ func TestMapWithoutScorerOrReasoner(t *testing.T) {
 	cmd := NewCmdMap(f, func(o *Options) error { o.Hooks = shared.Hooks{}; return Run(o) })
 	cmd.SetArgs([]string{apiCache, "-F", nist})
 	cmd.SilenceErrors, cmd.SilenceUsage = true, true
-	if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), "no scorer is wired") {
+	if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), "no scorer configured") {
 		t.Fatal(err)
 	}
 	cmd = NewCmdMap(f, func(o *Options) error { o.Hooks = shared.Hooks{Scorers: testScorers}; return Run(o) })

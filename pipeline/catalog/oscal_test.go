@@ -28,8 +28,8 @@ func TestParseOSCALRealCatalog(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("parsed %d controls in %v", len(cs), took)
-	if took > 2*time.Second { // well under a second without -race
-		t.Errorf("parsing took %v", took)
+	if !raceEnabled && took > time.Second {
+		t.Errorf("parsing took %v, want well under a second", took)
 	}
 	if fw.Key != "NIST-SP-800-53#R5" || fw.Name != "NIST-SP-800-53" || fw.Version != "R5" || !strings.Contains(fw.Title, "800-53") {
 		t.Fatalf("framework: %+v", fw)

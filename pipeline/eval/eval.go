@@ -13,6 +13,7 @@ package eval
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/nexus-compliance/nexus/pipeline"
@@ -105,6 +106,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	ks = append([]int(nil), ks...)
 	sort.Ints(ks)
+	ks = slices.Compact(ks)
 	if len(cfg.Queries) == 0 {
 		return Report{}, fmt.Errorf("no queries to evaluate")
 	}

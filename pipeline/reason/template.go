@@ -53,11 +53,10 @@ func (t Template) Reason(_ context.Context, src pipeline.Source, c pipeline.Cand
 		if n > maxSupport {
 			list += fmt.Sprintf(" and %d more", n-maxSupport)
 		}
-		noun := "mapping"
+		s := fmt.Sprintf("An approved mapping of a similar control (%s) points to %s", list, c.Target.ID)
 		if n > 1 {
-			noun = "mappings"
+			s = fmt.Sprintf("Approved mappings of %d similar controls (%s) point to %s", n, list, c.Target.ID)
 		}
-		s := fmt.Sprintf("Approved %s of similar controls (%s) map to %s", noun, list, c.Target.ID)
 		if v, ok := sig[signalMemory]; ok && v > 0 {
 			s += fmt.Sprintf(", %.0f%% of the weighted vote of the most similar approved controls", 100*v)
 		}

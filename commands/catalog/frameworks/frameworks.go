@@ -48,7 +48,7 @@ name and version, how many controls it holds and how many of those are withdrawn
 			return Run(opts)
 		},
 	}
-	catshared.AddStoreFlag(cmd, &opts.Store, catshared.StoreLocal)
+	catshared.AddStoreFlag(cmd, &opts.Store)
 	return cmd
 }
 

@@ -88,7 +88,7 @@ A summary goes to stderr; -o json also prints it on stdout.`,
 	fl.StringVar(&opts.JSONL, "jsonl", "", "JSONL file of source controls (source_id, title, description, targets)")
 	fl.StringVar(&opts.FrameworkKey, "framework-key", "", "framework key of the imported controls, {name}#{version} (--oscal: derived from the catalog when empty)")
 	fl.StringVar(&opts.ApprovedFor, "approved-for", "", "with --jsonl: record each line's targets as APPROVED mappings to this framework")
-	catshared.AddStoreFlag(cmd, &opts.Store, catshared.StoreLocal)
+	catshared.AddStoreFlag(cmd, &opts.Store)
 	_ = cmd.MarkFlagFilename("oscal", "json")
 	_ = cmd.MarkFlagFilename("jsonl", "jsonl", "json")
 	_ = cmd.RegisterFlagCompletionFunc("framework-key", catshared.CompleteFrameworks(opts.Open))

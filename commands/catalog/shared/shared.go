@@ -45,16 +45,31 @@ type Store struct {
 // Opener opens the store a command works on; the caller closes it.
 type Opener func(ctx context.Context) (*Store, error)
 
-// AddStoreFlag adds --store to cmd.
-func AddStoreFlag(cmd *cobra.Command, kind *string, def string) {
-	cmd.Flags().StringVar(kind, "store", def, "where the catalog and jobs live: local (the embedded store, $NEXUS_STORE_PATH or $XDG_DATA_HOME/nexus/nexus.db) or dynamodb (the environment's tables)")
+// AddStoreFlag adds --store to cmd. Its default is empty: DefaultStore
+// decides when the command runs.
+func AddStoreFlag(cmd *cobra.Command, kind *string) {
+	cmd.Flags().StringVar(kind, "store", "", "where the catalog and jobs live: local (the embedded store, $NEXUS_STORE_PATH or $XDG_DATA_HOME/nexus/nexus.db) or dynamodb (the environment's tables); default: local unless an environment is configured")
 	_ = cmd.RegisterFlagCompletionFunc("store", cobra.FixedCompletions(StoreKinds, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// DefaultStore is the store used when --store is not given: the
+// environment's DynamoDB tables once an environment is configured (--env,
+// NEXUS_ENV, or any environment in the config file), else the local store,
+// so a fresh machine maps with no AWS account.
+func DefaultStore(f *cmdutil.Factory) string {
+	if f.Flags.Env != "" || f.Getenv("NEXUS_ENV") != "" {
+		return StoreDynamoDB
+	}
+	if file, err := f.ConfigFile(); err == nil && len(file.Environments) > 0 {
+		return StoreDynamoDB
+	}
+	return StoreLocal
 }
 
 // CheckStoreKind validates a --store value as a usage error.
 func CheckStoreKind(kind string) error {
 	switch kind {
-	case StoreLocal, StoreDynamoDB:
+	case "", StoreLocal, StoreDynamoDB:
 		return nil
 	}
 	return cmdutil.FlagErrorf("invalid --store %q: use local (the embedded store on this machine) or dynamodb (the environment's tables)", kind)
@@ -68,7 +83,11 @@ func NewOpener(f *cmdutil.Factory, kind *string) Opener {
 		if err := CheckStoreKind(*kind); err != nil {
 			return nil, err
 		}
-		if *kind == StoreDynamoDB {
+		chosen := *kind
+		if chosen == "" {
+			chosen = DefaultStore(f)
+		}
+		if chosen == StoreDynamoDB {
 			return OpenDynamoDB(ctx, f)
 		}
 		return OpenLocal(ctx, f.Getenv, local.Options{Now: f.Now})

@@ -66,7 +66,7 @@ An unknown control exits 5 and suggests close keys.`,
 			return Run(opts)
 		},
 	}
-	catshared.AddStoreFlag(cmd, &opts.Store, catshared.StoreLocal)
+	catshared.AddStoreFlag(cmd, &opts.Store)
 	return cmd
 }
 

@@ -82,19 +82,22 @@ A job that does not exist (or has expired) exits with status 5.`,
 			ctx, cancel := f.Context(cmd.Context())
 			defer cancel()
 			opts.Context = ctx
+			if opts.Store == "" {
+				opts.Store = catshared.DefaultStore(f)
+			}
 			if runF != nil {
 				return runF(opts)
 			}
 			return Run(opts)
 		},
 	}
-	catshared.AddStoreFlag(cmd, &opts.Store, catshared.StoreDynamoDB)
+	catshared.AddStoreFlag(cmd, &opts.Store)
 	return cmd
 }
 
 // Run shows the job.
 func Run(opts *Options) error {
-	if opts.Store != "" { // empty: the default, DynamoDB
+	if opts.Store != "" { // empty: DynamoDB (tests call Run directly)
 		if err := catshared.CheckStoreKind(opts.Store); err != nil {
 			return err
 		}

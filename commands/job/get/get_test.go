@@ -60,7 +60,7 @@ func TestGetRun(t *testing.T) {
 			f.Flags.Output = output
 		}
 		cmd := NewCmd(f, nil)
-		cmd.SetArgs(args)
+		cmd.SetArgs(append(args, "--store", "dynamodb"))
 		cmd.SilenceErrors, cmd.SilenceUsage = true, true
 		err := cmd.Execute()
 		return s.Out.String(), err

@@ -80,6 +80,9 @@ With --store local the jobs come from the local store instead (those ` + "`nexus
 			ctx, cancel := f.Context(cmd.Context())
 			defer cancel()
 			opts.Context = ctx
+			if opts.Store == "" {
+				opts.Store = catshared.DefaultStore(f)
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -93,7 +96,7 @@ With --store local the jobs come from the local store instead (those ` + "`nexus
 	fl.StringVar(&opts.Framework, "framework", "", "only jobs targeting this framework key (e.g. NIST-SP-800-53#R5)")
 	fl.IntVarP(&opts.Limit, "limit", "n", dbshared.DefaultLimit, "stop after this many jobs; 0 lists them all")
 	fl.Int32Var(&opts.PageSize, "page-size", 0, "items DynamoDB evaluates per request (default: 1 MB pages)")
-	catshared.AddStoreFlag(cmd, &opts.Store, catshared.StoreDynamoDB)
+	catshared.AddStoreFlag(cmd, &opts.Store)
 	statuses := make([]string, len(pipeline.JobStatuses))
 	for i, s := range pipeline.JobStatuses {
 		statuses[i] = string(s)
@@ -144,7 +147,7 @@ func Run(opts *Options) error {
 	if opts.Limit < 0 || opts.PageSize < 0 {
 		return cmdutil.FlagErrorf("--limit and --page-size must not be negative")
 	}
-	if opts.Store != "" { // empty: the default, DynamoDB
+	if opts.Store != "" { // empty: DynamoDB (tests call Run directly)
 		if err := catshared.CheckStoreKind(opts.Store); err != nil {
 			return err
 		}

@@ -79,7 +79,7 @@ func run(t *testing.T, vars map[string]string, tty bool, output string, args ...
 		f.Flags.Output = output
 	}
 	cmd := NewCmd(f, nil)
-	cmd.SetArgs(args)
+	cmd.SetArgs(append(args, "--store", "dynamodb"))
 	cmd.SilenceErrors, cmd.SilenceUsage = true, true
 	err := cmd.Execute()
 	return s.Out.String(), s.ErrOut.String(), err

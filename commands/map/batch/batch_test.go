@@ -39,7 +39,7 @@ func TestNewCmdFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got.Input != "controls.txt" || got.Framework != nist || got.Concurrency != 8 || got.Out != "r.jsonl" || !got.Resume ||
-		got.TopK != 5 || got.Reasoning != "off" || got.Store != "local" {
+		got.TopK != 5 || got.Reasoning != "off" || got.Store != "" {
 		t.Fatalf("%+v", got)
 	}
 	if cmd.Flags().Lookup("targets") != nil {

@@ -77,7 +77,7 @@ func AddFlags(cmd *cobra.Command, fl *Flags, open catshared.Opener, targets bool
 	f.IntVar(&fl.TopK, "top-k", mapper.DefaultTopK, "candidates kept by retrieval")
 	f.Float64Var(&fl.Threshold, "threshold", 0, "drop mappings whose rerank score is below this (0–1)")
 	f.StringVar(&fl.Mode, "mode", "auto", "where the pipeline runs: auto or local (in this process)")
-	catshared.AddStoreFlag(cmd, &fl.Store, catshared.StoreLocal)
+	catshared.AddStoreFlag(cmd, &fl.Store)
 	f.StringVar(&fl.Reasoning, "reasoning", "template", "justification of each mapping: template or off")
 	_ = cmd.RegisterFlagCompletionFunc("framework", catshared.CompleteFrameworks(open))
 	_ = cmd.RegisterFlagCompletionFunc("mode", cobra.FixedCompletions([]string{"auto", "local"}, cobra.ShellCompDirectiveNoFileComp))

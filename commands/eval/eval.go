@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	catshared "github.com/nexus-compliance/nexus/commands/catalog/shared"
 	"github.com/nexus-compliance/nexus/commands/cmdutil"
 	"github.com/nexus-compliance/nexus/commands/iostreams"
 	"github.com/nexus-compliance/nexus/commands/printer"
@@ -31,9 +32,14 @@ type Options struct {
 	Printer func() (*printer.Printer, error)
 	Context context.Context
 
+	// Open opens the store the framework is read from when --catalog is
+	// not given (the one `nexus catalog import` filled).
+	Open catshared.Opener
+
 	Queries         string
 	Approved        string
 	Catalog         string
+	Store           string
 	Framework       string
 	SourceFramework string
 	Ks              []int
@@ -46,8 +52,9 @@ func NewCmd(f *cmdutil.Factory) *cobra.Command { return newCmd(f, nil) }
 // newCmd builds the command; runF replaces Run in tests.
 func newCmd(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IOStreams, Printer: f.Printer}
+	opts.Open = catshared.NewOpener(f, &opts.Store)
 	cmd := &cobra.Command{
-		Use:   "eval --queries FILE --framework FW_KEY --catalog OSCAL_FILE",
+		Use:   "eval --queries FILE --framework FW_KEY [--catalog OSCAL_FILE]",
 		Short: "Measure mapping quality against a published mapping",
 		Long: `Treat each line of a published mapping (JSONL: source_id, title, description, targets)
 as a query whose relevant targets are its targets, rank the framework's live (not
@@ -90,7 +97,8 @@ out (a note on stderr says how many).
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Queries, "queries", "", "published mapping to evaluate on, JSONL (required)")
 	fl.StringVar(&opts.Approved, "approved", "", "approved mappings the ranker may learn from, JSONL (default: the --queries file, leave-one-out)")
-	fl.StringVar(&opts.Catalog, "catalog", "", "the target framework's OSCAL 1.0 catalog, JSON (required)")
+	fl.StringVar(&opts.Catalog, "catalog", "", "the target framework's OSCAL 1.0 catalog, JSON (default: the framework in the store, from `nexus catalog import`)")
+	catshared.AddStoreFlag(cmd, &opts.Store)
 	fl.StringVar(&opts.Framework, "framework", "", "target framework key, e.g. NIST-SP-800-53#R5 (required)")
 	fl.StringVar(&opts.SourceFramework, "source-framework", DefaultSourceFramework, "framework key given to the source controls of both files")
 	fl.IntSliceVar(&opts.Ks, "k", eval.DefaultKs, "recall cut-offs")
@@ -105,7 +113,6 @@ out (a note on stderr says how many).
 func validate(opts *Options) error {
 	for _, req := range []struct{ name, value, hint string }{
 		{"queries", opts.Queries, "a published mapping in JSONL"},
-		{"catalog", opts.Catalog, "the framework's OSCAL catalog"},
 		{"framework", opts.Framework, "e.g. " + pipeline.ExampleFrameworkKey},
 	} {
 		if req.value == "" {
@@ -131,17 +138,44 @@ func validate(opts *Options) error {
 	return nil
 }
 
+// loadTargets reads the framework's controls from --catalog, or else from
+// the store.
+func loadTargets(ctx context.Context, opts *Options) ([]pipeline.Control, error) {
+	var targets []pipeline.Control
+	if opts.Catalog != "" {
+		err := readFile(opts.Catalog, "catalog", func(r io.Reader) (err error) {
+			_, targets, err = catalog.ParseOSCAL(r, opts.Framework)
+			return err
+		})
+		return targets, err
+	}
+	if opts.Open == nil {
+		return nil, cmdutil.FlagErrorf("--catalog is required here (no store to read %s from)", opts.Framework)
+	}
+	st, err := opts.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	targets, err = st.Controls(ctx, opts.Framework)
+	if err == nil && len(targets) == 0 {
+		err = pipeline.ErrNotFound
+	}
+	if err != nil {
+		return nil, &cmdutil.NotFoundError{What: "framework", Name: opts.Framework,
+			Hint: "Import it first (`nexus catalog import --oscal FILE`) or pass --catalog FILE."}
+	}
+	return targets, nil
+}
+
 // Run loads the files and evaluates.
 func Run(opts *Options) error {
 	ctx := opts.Context
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	var targets []pipeline.Control
-	if err := readFile(opts.Catalog, "catalog", func(r io.Reader) (err error) {
-		_, targets, err = catalog.ParseOSCAL(r, opts.Framework)
-		return err
-	}); err != nil {
+	targets, err := loadTargets(ctx, opts)
+	if err != nil {
 		return err
 	}
 	var queries, sources []pipeline.Control

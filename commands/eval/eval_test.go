@@ -43,7 +43,6 @@ func TestNewCmdFlags(t *testing.T) {
 		want string
 	}{
 		{[]string{"--catalog", "c", "--framework", "A#1"}, "--queries is required"},
-		{[]string{"--queries", "q", "--framework", "A#1"}, "--catalog is required"},
 		{[]string{"--queries", "q", "--catalog", "c"}, "--framework is required"},
 		{[]string{"--queries", "q", "--catalog", "c", "--framework", "NIST"}, "invalid framework key"},
 		{[]string{"--queries", "q", "--catalog", "c", "--framework", "A#1", "--k", "0,5"}, "cut-offs are positive"},
@@ -221,5 +220,34 @@ func TestEvalFileErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) || cmdutil.ExitCode(err) != cmdutil.ExitError {
 			t.Errorf("%v: %v (exit %d), want %q", tc.args, err, cmdutil.ExitCode(err), tc.want)
 		}
+	}
+}
+
+// TestFrameworkFromStore evaluates against the framework `nexus catalog
+// import` put in the local store, with no --catalog.
+func TestFrameworkFromStore(t *testing.T) {
+	f, s := cmdtest.Factory(t, map[string]string{"NEXUS_STORE_PATH": t.TempDir() + "/nexus.db", "NEXUS_ENV": ""})
+	f.Flags.Output = "json"
+	cmd := newCmd(f, nil)
+	cmd.SetArgs([]string{"--queries", "q.jsonl", "--framework", "NO-SUCH#1"})
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	if err := cmd.Execute(); cmdutil.ExitCode(err) != cmdutil.ExitNotFound || !strings.Contains(err.Error(), "nexus catalog import") {
+		t.Fatalf("missing framework: %v", err)
+	}
+	// The demo catalog seeded into a new store is a framework like any other.
+	dir := t.TempDir()
+	queries := dir + "/q.jsonl"
+	line := `{"source_id":"cache-encrypted","title":"API cache encrypted","description":"Cached API responses are encrypted at rest","targets":["SC-28"]}` + "\n"
+	if err := os.WriteFile(queries, []byte(line+strings.Replace(line, "cache-encrypted", "volume-encrypted", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd = newCmd(f, nil)
+	cmd.SetArgs([]string{"--queries", queries, "--framework", "NIST-SP-800-53#R5"})
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(s.Out.String(), `"queries": 2`) {
+		t.Fatalf("report: %s", s.Out.String())
 	}
 }

@@ -45,7 +45,7 @@ func NewCmd(f *cmdutil.Factory) *cobra.Command {
 
 // NewCmdMap builds `nexus map` alone. runF replaces Run in tests.
 func NewCmdMap(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Printer: f.Printer, Hooks: shared.DefaultHooks()}
+	opts := &Options{IO: f.IOStreams, Printer: f.Printer, Hooks: shared.NewHooks(f)}
 	opts.Open = catshared.NewOpener(f, &opts.Store)
 	cmd := &cobra.Command{
 		Use:   "map CONTROL_KEY --framework FW_KEY",

@@ -45,7 +45,7 @@ type Options struct {
 
 // NewCmd builds `nexus map batch`. runF replaces Run in tests.
 func NewCmd(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Hooks: shared.DefaultHooks()}
+	opts := &Options{IO: f.IOStreams, Hooks: shared.NewHooks(f)}
 	opts.Open = catshared.NewOpener(f, &opts.Store)
 	cmd := &cobra.Command{
 		Use:   "batch FILE|- --framework FW_KEY",

@@ -29,6 +29,7 @@ func RankScorers(ctx context.Context, store pipeline.Store, req ScorerRequest) (
 	if err != nil {
 		return nil, nil, err
 	}
+	cfg.Embedder = req.Embedder
 	r, err := rank.NewDefault(cfg)
 	if err != nil {
 		return nil, nil, err

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +18,7 @@ import (
 	catshared "github.com/nexus-compliance/nexus/commands/catalog/shared"
 	"github.com/nexus-compliance/nexus/commands/cmdutil"
 	"github.com/nexus-compliance/nexus/commands/iostreams"
+	"github.com/nexus-compliance/nexus/gpu"
 	"github.com/nexus-compliance/nexus/pipeline"
 	"github.com/nexus-compliance/nexus/pipeline/mapper"
 )
@@ -28,6 +30,8 @@ type ScorerRequest struct {
 	// Threshold is --threshold when the user gave it; nil leaves the
 	// scorer's own default.
 	Threshold *float64
+	// Embedder, when set, adds its cosine similarity to the fusion.
+	Embedder pipeline.Embedder
 }
 
 // ScorersFunc builds the retriever and reranker that score the controls of
@@ -51,7 +55,8 @@ var DefaultReasoner ReasonerFunc = TemplateReasoner
 // The values of --mode and --reasoning.
 var (
 	Modes          = []string{"auto", "local", "remote"}
-	ReasoningKinds = []string{"template", "off"}
+	ReasoningKinds = []string{"template", "strands", "bedrock", "off"}
+	EnrichKinds    = []string{"none", "strands", "bedrock"}
 )
 
 // Flags are the flags of one mapping, shared by `map` and `map batch`.
@@ -63,6 +68,15 @@ type Flags struct {
 	Mode      string
 	Store     string
 	Reasoning string
+	// The neural scorers: a bi-encoder whose cosine joins the fusion, and
+	// a cross-encoder that replaces the feature reranker.
+	ModelDir    string
+	RerankerDir string
+	Device      string
+	// Remote enrichment and reasoning.
+	Enrich       string
+	StrandsURL   string
+	BedrockModel string
 	// ThresholdSet says --threshold was given.
 	ThresholdSet bool
 }
@@ -78,7 +92,17 @@ func AddFlags(cmd *cobra.Command, fl *Flags, open catshared.Opener, targets bool
 	f.Float64Var(&fl.Threshold, "threshold", 0, "drop mappings whose rerank score is below this (0–1)")
 	f.StringVar(&fl.Mode, "mode", "auto", "where the pipeline runs: auto or local (in this process)")
 	catshared.AddStoreFlag(cmd, &fl.Store)
-	f.StringVar(&fl.Reasoning, "reasoning", "template", "justification of each mapping: template or off")
+	f.StringVar(&fl.Reasoning, "reasoning", "template", "justification of each mapping: template (from the evidence, offline), strands (/api/v1/reason), bedrock (Converse) or off")
+	f.StringVar(&fl.Enrich, "enrich", "none", "enrich a control that has no cached enrichment: none, strands (/api/v1/enrich) or bedrock")
+	f.StringVar(&fl.StrandsURL, "strands-endpoint", "", "NexusStrandsAgentService base URL (default: the environment's strands_url, STRANDS_SERVICE_ENDPOINT)")
+	f.StringVar(&fl.BedrockModel, "bedrock-model", "", "Bedrock model id for --reasoning/--enrich bedrock")
+	f.StringVar(&fl.ModelDir, "model-dir", "", "bi-encoder folder (model.onnx + tokenizer.json): its cosine similarity joins the fusion")
+	f.StringVar(&fl.RerankerDir, "reranker-dir", "", "cross-encoder folder (model.onnx + tokenizer.json): reranks the candidates instead of the feature reranker")
+	f.StringVar(&fl.Device, "device", "auto", "where the ONNX models run: auto, cpu, cuda or cuda:N")
+	_ = cmd.RegisterFlagCompletionFunc("enrich", cobra.FixedCompletions(EnrichKinds, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("device", cobra.FixedCompletions([]string{"auto", "cpu", "cuda", "cuda:0"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.MarkFlagDirname("model-dir")
+	_ = cmd.MarkFlagDirname("reranker-dir")
 	_ = cmd.RegisterFlagCompletionFunc("framework", catshared.CompleteFrameworks(open))
 	_ = cmd.RegisterFlagCompletionFunc("mode", cobra.FixedCompletions([]string{"auto", "local"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("reasoning", cobra.FixedCompletions(ReasoningKinds, cobra.ShellCompDirectiveNoFileComp))
@@ -106,10 +130,14 @@ func (fl *Flags) Validate() error {
 	if err := catshared.CheckStoreKind(fl.Store); err != nil {
 		return err
 	}
-	switch fl.Reasoning {
-	case "template", "off":
-	default:
-		return cmdutil.FlagErrorf("invalid --reasoning %q: use template or off", fl.Reasoning)
+	if !slices.Contains(ReasoningKinds, fl.Reasoning) {
+		return cmdutil.FlagErrorf("invalid --reasoning %q: use template, strands, bedrock or off", fl.Reasoning)
+	}
+	if fl.Enrich != "" && !slices.Contains(EnrichKinds, fl.Enrich) {
+		return cmdutil.FlagErrorf("invalid --enrich %q: use none, strands or bedrock", fl.Enrich)
+	}
+	if _, err := gpu.ParseDevice(fl.Device); err != nil {
+		return &cmdutil.FlagError{Err: err}
 	}
 	if fl.TopK < 1 {
 		return cmdutil.FlagErrorf("invalid --top-k %d: keep at least 1 candidate", fl.TopK)
@@ -139,6 +167,8 @@ func ValidateControlKey(key string) error {
 type Hooks struct {
 	Scorers  ScorersFunc
 	Reasoner ReasonerFunc
+	// Services, when set, build the optional neural and remote parts.
+	Services *Services
 }
 
 // DefaultHooks are the hooks the package variables name.
@@ -165,6 +195,11 @@ func newMapper(ctx context.Context, h Hooks, store pipeline.Store, fl *Flags, fr
 		return nil, errors.New("no scorer configured for this mapping")
 	}
 	req := ScorerRequest{FrameworkKey: framework}
+	emb, err := h.Services.Embedder(fl, warn)
+	if err != nil {
+		return nil, err
+	}
+	req.Embedder = emb
 	if fl.ThresholdSet {
 		t := fl.Threshold
 		req.Threshold = &t
@@ -174,6 +209,19 @@ func newMapper(ctx context.Context, h Hooks, store pipeline.Store, fl *Flags, fr
 		return nil, fmt.Errorf("preparing the scorers for %s: %w", framework, err)
 	}
 	m := &mapper.Mapper{Store: store, Retriever: retriever, Reranker: reranker}
+	if ce, err := h.Services.CrossEncoder(fl, warn); err != nil {
+		return nil, err
+	} else if ce != nil {
+		m.Reranker = ce
+	}
+	if m.Enricher, err = h.Services.Enricher(ctx, fl); err != nil {
+		return nil, err
+	}
+	if fl.Reasoning == "strands" || fl.Reasoning == "bedrock" {
+		if m.Reasoner, err = h.Services.Reasoner(ctx, fl); err != nil {
+			return nil, err
+		}
+	}
 	if fl.Reasoning == "template" {
 		if h.Reasoner == nil {
 			warn("warning: this build has no template reasoner; mappings carry no reasoning (use --reasoning off to silence this)")

@@ -12,6 +12,7 @@ import (
 	"github.com/nexus-compliance/nexus/commands/cmdutil"
 	"github.com/nexus-compliance/nexus/commands/cmdutil/cmdtest"
 	"github.com/nexus-compliance/nexus/gpu/gputest"
+	"github.com/nexus-compliance/nexus/pipeline/onnx"
 	"github.com/nexus-compliance/nexus/pipeline/onnx/onnxtest"
 	"github.com/nexus-compliance/nexus/pipeline/onnx/tinymodel"
 	"github.com/nexus-compliance/nexus/pipeline/store/local"
@@ -63,10 +64,46 @@ func TestMapWithONNXModels(t *testing.T) {
 		}
 	}
 
+	// The seed's flow: cosine top-k over embeddings cached in the store.
+	r = runDefault(t, vars, apiCache, "--framework", nist, "--model-dir", bi, "--retriever", "embedding", "--top-k", "5", "--threshold", "0.01")
+	if r.code != 0 || !strings.Contains(r.out, `"status": "COMPLETED"`) {
+		t.Fatalf("embedding retriever: exit %d %v\n%s", r.code, r.err, r.errOut)
+	}
+	st, err := local.Open(vars[local.EnvPath], local.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctls, err := st.Controls(context.Background(), nist)
+	if err != nil || len(ctls) == 0 {
+		t.Fatal(err)
+	}
+	cached := 0
+	for _, c := range ctls {
+		if _, ok, _ := st.Embedding(context.Background(), c.Key, onnxVersion(t, bi)); ok {
+			cached++
+		}
+	}
+	_ = st.Close()
+	if cached == 0 {
+		t.Fatal("the embedding retriever cached no target vector")
+	}
+	r = runDefault(t, vars, apiCache, "--framework", nist, "--retriever", "embedding")
+	if r.code != cmdutil.ExitUsage {
+		t.Fatalf("--retriever embedding without --model-dir: exit %d", r.code)
+	}
+
 	r = runDefault(t, vars, apiCache, "--framework", nist, "--model-dir", bi, "--device", "tpu")
 	if r.code != cmdutil.ExitUsage {
 		t.Fatalf("bad --device: exit %d %v", r.code, r.err)
 	}
+}
+
+func onnxVersion(t *testing.T, dir string) string {
+	v, err := onnx.ModelVersion(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 // TestMapReasoningFakeStrandsServer sends each mapping's reasoning to a

@@ -21,6 +21,7 @@ import (
 	"github.com/nexus-compliance/nexus/gpu"
 	"github.com/nexus-compliance/nexus/pipeline"
 	"github.com/nexus-compliance/nexus/pipeline/mapper"
+	"github.com/nexus-compliance/nexus/pipeline/onnx"
 )
 
 // ScorerRequest says what the scorers are built for.
@@ -73,6 +74,10 @@ type Flags struct {
 	ModelDir    string
 	RerankerDir string
 	Device      string
+	// Retriever is fusion (BM25F + memory, plus the bi-encoder's cosine
+	// when given) or embedding (the seed's flow: cosine top-k over cached
+	// embeddings, then the fusion's features rerank).
+	Retriever string
 	// Remote enrichment and reasoning.
 	Enrich       string
 	StrandsURL   string
@@ -99,6 +104,8 @@ func AddFlags(cmd *cobra.Command, fl *Flags, open catshared.Opener, targets bool
 	f.StringVar(&fl.ModelDir, "model-dir", "", "bi-encoder folder (model.onnx + tokenizer.json): its cosine similarity joins the fusion")
 	f.StringVar(&fl.RerankerDir, "reranker-dir", "", "cross-encoder folder (model.onnx + tokenizer.json): reranks the candidates instead of the feature reranker")
 	f.StringVar(&fl.Device, "device", "auto", "where the ONNX models run: auto, cpu, cuda or cuda:N")
+	f.StringVar(&fl.Retriever, "retriever", "fusion", "fusion (BM25F + mapping memory, + cosine with --model-dir) or embedding (cosine top-k over embeddings cached in the store's EmbeddingCache; needs --model-dir)")
+	_ = cmd.RegisterFlagCompletionFunc("retriever", cobra.FixedCompletions([]string{"fusion", "embedding"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("enrich", cobra.FixedCompletions(EnrichKinds, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("device", cobra.FixedCompletions([]string{"auto", "cpu", "cuda", "cuda:0"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.MarkFlagDirname("model-dir")
@@ -138,6 +145,15 @@ func (fl *Flags) Validate() error {
 	}
 	if _, err := gpu.ParseDevice(fl.Device); err != nil {
 		return &cmdutil.FlagError{Err: err}
+	}
+	switch fl.Retriever {
+	case "", "fusion":
+	case "embedding":
+		if fl.ModelDir == "" {
+			return cmdutil.FlagErrorf("--retriever embedding needs a bi-encoder: pass --model-dir DIR (model.onnx + tokenizer.json)")
+		}
+	default:
+		return cmdutil.FlagErrorf("invalid --retriever %q: use fusion or embedding", fl.Retriever)
 	}
 	if fl.TopK < 1 {
 		return cmdutil.FlagErrorf("invalid --top-k %d: keep at least 1 candidate", fl.TopK)
@@ -199,7 +215,9 @@ func newMapper(ctx context.Context, h Hooks, store pipeline.Store, fl *Flags, fr
 	if err != nil {
 		return nil, err
 	}
-	req.Embedder = emb
+	if fl.Retriever != "embedding" {
+		req.Embedder = emb
+	}
 	if fl.ThresholdSet {
 		t := fl.Threshold
 		req.Threshold = &t
@@ -207,6 +225,12 @@ func newMapper(ctx context.Context, h Hooks, store pipeline.Store, fl *Flags, fr
 	retriever, reranker, err := h.Scorers(ctx, store, req)
 	if err != nil {
 		return nil, fmt.Errorf("preparing the scorers for %s: %w", framework, err)
+	}
+	if fl.Retriever == "embedding" {
+		// The seed's ScienceModel: embed source and targets through the
+		// EmbeddingCache, cosine top-k; the fusion's features rerank,
+		// reading the cosine each candidate carries.
+		retriever = &onnx.Retriever{Embedder: emb, Cache: store}
 	}
 	m := &mapper.Mapper{Store: store, Retriever: retriever, Reranker: reranker}
 	if ce, err := h.Services.CrossEncoder(fl, warn); err != nil {

@@ -97,6 +97,7 @@ func ExitCode(err error) int {
 		authErr     *AuthError
 		apiErr      smithy.APIError
 		credentials interface{ CredentialsError() }
+		httpErr     interface{ HTTPStatus() int }
 	)
 	switch {
 	case errors.Is(err, CancelError), errors.Is(err, context.Canceled):
@@ -109,6 +110,15 @@ func ExitCode(err error) int {
 		return ExitAuth
 	case errors.As(err, &notFound):
 		return ExitNotFound
+	case errors.As(err, &httpErr):
+		switch code := httpErr.HTTPStatus(); {
+		case code == 400 || code == 422:
+			return ExitUsage
+		case code == 401 || code == 403:
+			return ExitAuth
+		case code == 404:
+			return ExitNotFound
+		}
 	case errors.As(err, &apiErr):
 		if authCodes[apiErr.ErrorCode()] {
 			return ExitAuth

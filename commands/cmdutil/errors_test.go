@@ -31,6 +31,10 @@ func TestExitCode(t *testing.T) {
 		{"aws throttled", &smithy.GenericAPIError{Code: "ThrottlingException"}, ExitError},
 		{"no credentials", errors.New("operation error DynamoDB: ListTables, failed to retrieve credentials"), ExitAuth},
 		{"auth wrapper", &AuthError{Err: errors.New("token rejected")}, ExitAuth},
+		{"http 400", httpStatus(400), ExitUsage},
+		{"http 403", httpStatus(403), ExitAuth},
+		{"http 404", fmt.Errorf("get: %w", httpStatus(404)), ExitNotFound},
+		{"http 503", httpStatus(503), ExitError},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -56,3 +60,8 @@ func TestDescribeSaysWhatToDo(t *testing.T) {
 		}
 	}
 }
+
+type httpStatus int
+
+func (h httpStatus) Error() string   { return fmt.Sprintf("HTTP %d", int(h)) }
+func (h httpStatus) HTTPStatus() int { return int(h) }

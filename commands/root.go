@@ -25,6 +25,7 @@ import (
 	mapcmd "github.com/nexus-compliance/nexus/commands/map"
 	"github.com/nexus-compliance/nexus/commands/mapping"
 	"github.com/nexus-compliance/nexus/commands/printer"
+	servecmd "github.com/nexus-compliance/nexus/commands/serve"
 	"github.com/nexus-compliance/nexus/commands/version"
 )
 
@@ -95,7 +96,7 @@ speaks the same APIs.`,
 		&cobra.Group{ID: "operate", Title: "Operate a deployment:"},
 		&cobra.Group{ID: "tool", Title: "The tool and this machine:"},
 	)
-	for _, c := range []*cobra.Command{mapcmd.NewCmd(f), catalogcmd.NewCmd(f), evalcmd.NewCmd(f)} {
+	for _, c := range []*cobra.Command{mapcmd.NewCmd(f), catalogcmd.NewCmd(f), evalcmd.NewCmd(f), servecmd.NewCmd(f)} {
 		c.GroupID = "map"
 		root.AddCommand(c)
 	}

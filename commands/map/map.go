@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nexus-compliance/nexus/commands/apiclient"
 	catshared "github.com/nexus-compliance/nexus/commands/catalog/shared"
 	"github.com/nexus-compliance/nexus/commands/cmdutil"
 	dbshared "github.com/nexus-compliance/nexus/commands/db/shared"
@@ -34,6 +35,10 @@ type Options struct {
 
 	ControlKey string
 	shared.Flags
+	// API reaches the Nexus API for --mode remote (and auto with a URL).
+	API          *apiclient.Source
+	NoWait       bool
+	PollInterval time.Duration
 }
 
 // NewCmd builds `nexus map` with its `batch` subcommand.
@@ -47,11 +52,20 @@ func NewCmd(f *cmdutil.Factory) *cobra.Command {
 func NewCmdMap(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IOStreams, Printer: f.Printer, Hooks: shared.NewHooks(f)}
 	opts.Open = catshared.NewOpener(f, &opts.Store)
+	opts.API = apiclient.NewSource(f)
 	cmd := &cobra.Command{
 		Use:   "map CONTROL_KEY --framework FW_KEY",
 		Short: "Map a control to the controls of a target framework",
-		Long: `Map one source control to the controls of a target framework, running the whole Nexus
-mapping pipeline in this process: validate the keys, use the control's enriched text when
+		Long: `Map one source control to the controls of a target framework. With --mode remote the
+job goes to the Nexus API (--api-url, $NEXUS_API_URL or the environment's api_url; try
+` + "`nexus serve`" + `): nexus submits it, polls its status every --poll-interval (on a terminal a
+spinner shows the status and the time waited) and prints what local mode prints; --no-wait
+prints the mappingId (-o json: the 202 response) and exits, and a wait that runs past
+--timeout exits 1 naming the job to follow with ` + "`nexus job wait ID`" + `. --mode auto (the default)
+goes remote when an API URL is known. Remote, the server's pipeline settings apply: the
+local scoring flags below (--top-k, --threshold, --reasoning, --store…) do not.
+
+With --mode local the whole Nexus mapping pipeline runs in this process: validate the keys, use the control's enriched text when
 one is cached, score every live control of the framework, keep the best --top-k, rerank
 them, drop those below --threshold, and write a justification for each (five at a time).
 
@@ -74,6 +88,10 @@ stage shows on stderr; --debug prints each stage's time.`,
 
   # The five best, without reasoning, with stage timings on stderr
   nexus map AWS.ControlCatalog#1.0#CLOUDTRAIL_ENABLED -F NIST-SP-800-53#R5 --top-k 5 --reasoning off --debug
+
+  # Through the Nexus API, or just submit it
+  nexus map AWS.ControlCatalog#1.0#S3_BUCKET_VERSIONING_ENABLED -F NIST-SP-800-53#R5 --mode remote --api-url http://127.0.0.1:8080
+  nexus map AWS.ControlCatalog#1.0#S3_BUCKET_VERSIONING_ENABLED -F NIST-SP-800-53#R5 --mode remote --no-wait
 
   # Against the deployed tables of an environment
   nexus map AWS.ControlCatalog#1.0#IAM_ROOT_ACCESS_KEY_CHECK -F NIST-SP-800-53#R5 --store dynamodb --env staging`,
@@ -98,6 +116,9 @@ stage shows on stderr; --debug prints each stage's time.`,
 		},
 	}
 	shared.AddFlags(cmd, &opts.Flags, opts.Open, true)
+	apiclient.AddFlag(cmd, opts.API)
+	cmd.Flags().BoolVar(&opts.NoWait, "no-wait", false, "remote: print the mappingId once the API accepts the job, and exit")
+	cmd.Flags().DurationVar(&opts.PollInterval, "poll-interval", apiclient.DefaultPollInterval, "remote: how often to ask the API for the job's status")
 	return cmd
 }
 
@@ -112,6 +133,16 @@ func Run(opts *Options) error {
 	p, err := opts.Printer()
 	if err != nil {
 		return err
+	}
+	remote, err := shared.Remote(opts.Mode, opts.API)
+	if err != nil {
+		return err
+	}
+	if remote {
+		return runRemote(opts, p)
+	}
+	if opts.NoWait {
+		return cmdutil.FlagErrorf("--no-wait applies to --mode remote: a local mapping runs in this process")
 	}
 	ctx := opts.Context
 	store, err := opts.Open(ctx)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nexus-compliance/nexus/aws/dynamo"
 	"github.com/nexus-compliance/nexus/aws/dynamo/dynamotest"
+	"github.com/nexus-compliance/nexus/commands/apiclient"
 	"github.com/nexus-compliance/nexus/commands/cmdutil"
 	"github.com/nexus-compliance/nexus/commands/cmdutil/cmdtest"
 	"github.com/nexus-compliance/nexus/commands/map/shared"
@@ -63,7 +64,7 @@ type result struct {
 // double scorers.
 func run(t *testing.T, storePath string, tty bool, output string, args ...string) result {
 	t.Helper()
-	f, s := cmdtest.Factory(t, map[string]string{local.EnvPath: storePath})
+	f, s := cmdtest.Factory(t, map[string]string{local.EnvPath: storePath, apiclient.EnvAPIURL: ""})
 	f.IOStreams.SetStdoutTTY(tty)
 	f.IOStreams.SetStderrTTY(tty)
 	if output != "" {
@@ -208,8 +209,8 @@ func TestMapErrors(t *testing.T) {
 		{[]string{"API_GW_CACHE_ENABLED", "-F", nist}, 2, "{framework}#{version}#{controlId} (e.g. AWS.ControlCatalog#1.0#API_GW_CACHE_ENABLED)"},
 		{[]string{apiCache, "-F", "NIST"}, 2, "{name}#{version} (e.g. NIST-SP-800-53#R5)"},
 		{[]string{apiCache}, 2, "--framework is required"},
-		{[]string{apiCache, "-F", nist, "--mode", "remote"}, 2, "requires `api_url`"},
-		{[]string{apiCache, "-F", nist, "--mode", "fast"}, 2, "use auto or local"},
+		{[]string{apiCache, "-F", nist, "--mode", "remote"}, 2, "no API URL is set: pass --api-url URL, export NEXUS_API_URL=URL"},
+		{[]string{apiCache, "-F", nist, "--mode", "fast"}, 2, "use auto, local or remote"},
 		{[]string{apiCache, "-F", nist, "--store", "s3"}, 2, "invalid --store"},
 		{[]string{apiCache, "-F", nist, "--threshold", "2"}, 2, "scores run from 0 to 1"},
 		{[]string{"AWS.ControlCatalog#1.0#API_GW_CACHE_ENABLE", "-F", nist}, 5, "Did you mean: " + apiCache},

@@ -407,21 +407,24 @@ func (m *Memory) Recall(q Query) Result {
 			qtf[id]++
 		}
 	})
-	var qnorm float64
 	qv := make([]termTF, 0, len(qtf))
 	for id, c := range qtf {
-		x := (1 + math.Log(c)) * w.weight(id)
-		if x == 0 {
-			continue
+		if x := (1 + math.Log(c)) * w.weight(id); x != 0 {
+			qv = append(qv, termTF{id, x})
 		}
-		qv = append(qv, termTF{id, x})
-		qnorm += x * x
+	}
+	// Sum in term order, not map order, so the same query scores the same
+	// to the last bit in every process (served and local results compare
+	// equal).
+	sort.Slice(qv, func(a, b int) bool { return qv[a].term < qv[b].term })
+	var qnorm float64
+	for _, qt := range qv {
+		qnorm += qt.tf * qt.tf
 	}
 	if qnorm == 0 {
 		return res
 	}
 	qnorm = math.Sqrt(qnorm)
-	sort.Slice(qv, func(a, b int) bool { return qv[a].term < qv[b].term })
 
 	dots := map[int32]float64{}
 	for _, qt := range qv {

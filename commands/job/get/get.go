@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nexus-compliance/nexus/aws/dynamo"
+	"github.com/nexus-compliance/nexus/commands/apiclient"
 	catshared "github.com/nexus-compliance/nexus/commands/catalog/shared"
 	"github.com/nexus-compliance/nexus/commands/cmdutil"
 	dbshared "github.com/nexus-compliance/nexus/commands/db/shared"
@@ -43,6 +44,10 @@ type Options struct {
 
 	JobID string
 	Store string
+	// API reaches the Nexus API; UseAPI says to read the job there (an
+	// API URL is known and --store was not given).
+	API    *apiclient.Source
+	UseAPI bool
 }
 
 // NewCmd builds `nexus job get`. runF replaces Run in tests.
@@ -53,6 +58,7 @@ func NewCmd(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 		DynamoDB: dbshared.Client[API](f),
 		Tables:   dbshared.TablesFunc(f),
 		Now:      f.Now,
+		API:      apiclient.NewSource(f),
 	}
 	local := catshared.StoreLocal
 	opts.OpenLocal = catshared.NewOpener(f, &local)
@@ -66,6 +72,9 @@ job, and the mappings of a completed one. JOB_ID is the mappingId the API return
 
 With --store local the job is read from the local store instead: the jobs that
 ` + "`nexus map`" + ` and ` + "`nexus map batch`" + ` ran on this machine.
+
+When an API URL is known (--api-url, $NEXUS_API_URL or the environment's api_url) and
+--store is not given, the job is read from the Nexus API (GET /api/v1/mappings/{id}).
 
 A job that does not exist (or has expired) exits with status 5.`,
 		Example: `  nexus job get 550e8400-e29b-41d4-a716-446655440000
@@ -82,6 +91,7 @@ A job that does not exist (or has expired) exits with status 5.`,
 			ctx, cancel := f.Context(cmd.Context())
 			defer cancel()
 			opts.Context = ctx
+			opts.UseAPI = !cmd.Flags().Changed("store") && opts.API.Known()
 			if opts.Store == "" {
 				opts.Store = catshared.DefaultStore(f)
 			}
@@ -92,11 +102,19 @@ A job that does not exist (or has expired) exits with status 5.`,
 		},
 	}
 	catshared.AddStoreFlag(cmd, &opts.Store)
+	apiclient.AddFlag(cmd, opts.API)
 	return cmd
 }
 
 // Run shows the job.
 func Run(opts *Options) error {
+	if opts.UseAPI {
+		j, err := apiJob(opts)
+		if err != nil {
+			return err
+		}
+		return show(opts, j)
+	}
 	if opts.Store != "" { // empty: DynamoDB (tests call Run directly)
 		if err := catshared.CheckStoreKind(opts.Store); err != nil {
 			return err
@@ -135,6 +153,27 @@ func Run(opts *Options) error {
 		return err
 	}
 	return show(opts, j)
+}
+
+// apiJob reads the job from the API, as a job record.
+func apiJob(opts *Options) (pipeline.Job, error) {
+	c, err := opts.API.Mapping(opts.Context)
+	if err != nil {
+		return pipeline.Job{}, err
+	}
+	st, err := c.JobStatus(opts.Context, opts.JobID)
+	if err != nil {
+		return pipeline.Job{}, apiclient.Err(err)
+	}
+	j := pipeline.Job{JobID: st.MappingID, Status: pipeline.JobStatus(st.Status), ControlKey: st.ControlKey,
+		TargetFrameworkKey: st.TargetFrameworkKey, CreatedAt: st.CreatedAt, UpdatedAt: st.UpdatedAt, ErrorMessage: st.Error}
+	if st.Result != nil {
+		for _, m := range st.Result.Mappings {
+			j.Mappings = append(j.Mappings, map[string]any{"targetControlKey": m.TargetControlKey, "targetControlId": m.TargetControlID,
+				"similarityScore": m.SimilarityScore, "rerankScore": m.RerankScore, "reasoning": m.Reasoning})
+		}
+	}
+	return j, nil
 }
 
 func localJob(opts *Options) (pipeline.Job, error) {

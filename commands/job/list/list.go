@@ -57,6 +57,8 @@ func NewCmd(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 		Long: `List the jobs of the MappingJobs table. The table has no secondary index, so this is a
 paged Scan with the filters applied by DynamoDB: jobs stream out as pages arrive, in table
 order, and --limit (default 100) stops the scan as soon as that many jobs are shown.
+The Nexus API has no endpoint that lists jobs, so this reads the store even when an API
+URL is set; ` + "`nexus job status|wait|get ID`" + ` follow one job through the API.
 
 --older-than compares created_at (ISO-8601 UTC, as the Lambdas write it) with now minus
 the duration: the way to find jobs stuck in PENDING or RUNNING. --status RUNNING also

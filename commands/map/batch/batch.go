@@ -17,11 +17,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nexus-compliance/nexus/commands/apiclient"
 	catshared "github.com/nexus-compliance/nexus/commands/catalog/shared"
 	"github.com/nexus-compliance/nexus/commands/cmdutil"
 	"github.com/nexus-compliance/nexus/commands/iostreams"
 	"github.com/nexus-compliance/nexus/commands/map/shared"
 	"github.com/nexus-compliance/nexus/pipeline"
+	"github.com/nexus-compliance/nexus/pipeline/api"
 	"github.com/nexus-compliance/nexus/pipeline/mapper"
 )
 
@@ -41,11 +43,16 @@ type Options struct {
 	Resume      bool
 	Concurrency int
 	shared.Flags
+	// API reaches the Nexus API for --mode remote (and auto with a URL);
+	// Backoff is the back-off its workers share (nil: a new one).
+	API          *apiclient.Source
+	PollInterval time.Duration
+	Backoff      *apiclient.Backoff
 }
 
 // NewCmd builds `nexus map batch`. runF replaces Run in tests.
 func NewCmd(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Hooks: shared.NewHooks(f)}
+	opts := &Options{IO: f.IOStreams, Hooks: shared.NewHooks(f), API: apiclient.NewSource(f)}
 	opts.Open = catshared.NewOpener(f, &opts.Store)
 	cmd := &cobra.Command{
 		Use:   "batch FILE|- --framework FW_KEY",
@@ -66,6 +73,13 @@ it (completed or failed), then appends; a last line cut short is dropped. Withou
 a non-empty --out is refused rather than overwritten. Ctrl-C stops starting new mappings,
 discards those in flight (their jobs are recorded FAILED) and exits 130: run the same
 command with --resume to go on.
+
+With --mode remote (or auto when an API URL is known) each control is submitted to the
+Nexus API and polled every --poll-interval, --concurrency jobs in flight at a time, and its
+line is written when it ends, in the same format. When the API answers 429 every worker
+pauses on one shared back-off (growing while 429s go on) rather than retrying on its own.
+Ctrl-C leaves the jobs in flight running on the server, unrecorded: --resume submits them
+again.
 
 A summary goes to stderr at the end (completed, failed, skipped, rate). The exit status is
 0 when every mapping completed and 3 when any failed.`,
@@ -102,6 +116,8 @@ A summary goes to stderr at the end (completed, failed, skipped, rate). The exit
 	fl.IntVarP(&opts.Concurrency, "concurrency", "c", 4, "mappings run at once (1–64)")
 	fl.StringVar(&opts.Out, "out", "", "write results to this file instead of stdout")
 	fl.BoolVar(&opts.Resume, "resume", false, "skip the controls already in --out and append the rest")
+	fl.DurationVar(&opts.PollInterval, "poll-interval", apiclient.DefaultPollInterval, "remote: how often each job's status is asked for")
+	apiclient.AddFlag(cmd, opts.API)
 	return cmd
 }
 
@@ -193,16 +209,30 @@ func Run(opts *Options) error {
 	}
 
 	ctx := opts.Context
-	store, err := opts.Open(ctx)
+	remote, err := shared.Remote(opts.Mode, opts.API)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	catshared.NoteSeeded(opts.IO, store)
-	timings := &shared.Timings{}
-	mappers := &mappers{opts: opts, store: store, byFW: map[string]*mapperOnce{}, observer: timings.Observe}
-	if _, err := mappers.get(ctx, opts.Framework); err != nil {
-		return err
+	var (
+		client  api.MappingAPI
+		mappers *mappersT
+		timings = &shared.Timings{}
+	)
+	if remote {
+		if client, err = opts.API.Mapping(ctx); err != nil {
+			return err
+		}
+	} else {
+		store, err := opts.Open(ctx)
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		catshared.NoteSeeded(opts.IO, store)
+		mappers = &mappersT{opts: opts, store: store, byFW: map[string]*mapperOnce{}, observer: timings.Observe}
+		if _, err := mappers.get(ctx, opts.Framework); err != nil {
+			return err
+		}
 	}
 
 	var out io.Writer = opts.IO.Out
@@ -241,7 +271,11 @@ func Run(opts *Options) error {
 		mu.Unlock()
 		bar.Add(1)
 	}
-	for range opts.Concurrency {
+	if remote {
+		close(work)
+		runRemote(ctx, opts, client, todo, record)
+	}
+	for range opts.Concurrency * btoi(!remote) {
 		wg.Go(func() {
 			for it := range work {
 				if ctx.Err() != nil {
@@ -280,15 +314,17 @@ func Run(opts *Options) error {
 			}
 		})
 	}
-feed:
-	for _, it := range todo {
-		select {
-		case work <- it:
-		case <-ctx.Done():
-			break feed
+	if !remote {
+	feed:
+		for _, it := range todo {
+			select {
+			case work <- it:
+			case <-ctx.Done():
+				break feed
+			}
 		}
+		close(work)
 	}
-	close(work)
 	wg.Wait()
 	bar.Stop()
 	sum.Elapsed = time.Since(start)
@@ -369,7 +405,7 @@ func prepareOut(path string, resume bool) (map[string]bool, error) {
 
 // mappers builds one mapper per target framework, on first use: the
 // scorers index a framework once for the whole batch.
-type mappers struct {
+type mappersT struct {
 	opts     *Options
 	store    pipeline.Store
 	observer func(mapper.Event)
@@ -384,7 +420,7 @@ type mapperOnce struct {
 	err  error
 }
 
-func (ms *mappers) get(ctx context.Context, framework string) (*mapper.Mapper, error) {
+func (ms *mappersT) get(ctx context.Context, framework string) (*mapper.Mapper, error) {
 	ms.mu.Lock()
 	e := ms.byFW[framework]
 	if e == nil {
@@ -436,4 +472,11 @@ func writeSummary(opts *Options, s Summary) {
 		}
 		fmt.Fprintf(opts.IO.ErrOut, "Interrupted: %d controls not mapped; %s.\n", s.Interrupted, hint)
 	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

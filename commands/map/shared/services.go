@@ -13,6 +13,9 @@ import (
 	"github.com/nexus-compliance/nexus/commands/settings"
 	"github.com/nexus-compliance/nexus/gpu"
 	"github.com/nexus-compliance/nexus/pipeline"
+	"github.com/nexus-compliance/nexus/pipeline/api"
+	"github.com/nexus-compliance/nexus/pipeline/api/auth"
+	"github.com/nexus-compliance/nexus/pipeline/api/client"
 	"github.com/nexus-compliance/nexus/pipeline/enrich"
 	"github.com/nexus-compliance/nexus/pipeline/onnx"
 	"github.com/nexus-compliance/nexus/pipeline/reason"
@@ -26,6 +29,9 @@ type Services struct {
 	Environment func() (*settings.Environment, error)
 	AWSConfig   func(context.Context) (aws.Config, error)
 	HTTPClient  *http.Client
+	// Authorizer gives the credentials for the science service at a URL
+	// (the environment's API credentials); nil sends none.
+	Authorizer func(url string) (auth.Authorizer, error)
 }
 
 // NewHooks are the default hooks with the Factory's services.
@@ -35,6 +41,15 @@ func NewHooks(f *cmdutil.Factory) Hooks {
 		Runtime:     gpushared.NewDeps(f).Runtime,
 		Environment: f.Environment,
 		AWSConfig:   f.AWSConfig,
+		Authorizer: func(u string) (auth.Authorizer, error) {
+			env, err := f.Environment()
+			if err != nil {
+				return nil, err
+			}
+			e := *env
+			e.APIURL = u // SigV4 is chosen by the URL actually called
+			return auth.FromEnvironment(&e, f.Getenv, f.AWSConfig)
+		},
 	}
 	return h
 }
@@ -183,4 +198,45 @@ func (s *Services) httpClient() *http.Client {
 		return s.HTTPClient
 	}
 	return nil
+}
+
+// scienceURL is --science-endpoint, else the environment's science URL
+// (SCIENCE_API_ENDPOINT).
+func (s *Services) scienceURL(fl *Flags) (string, error) {
+	if fl.ScienceURL != "" {
+		return fl.ScienceURL, nil
+	}
+	if err := s.need("--retriever science"); err != nil {
+		return "", err
+	}
+	env, err := s.Environment()
+	if err != nil {
+		return "", err
+	}
+	if env.ScienceURL == "" {
+		return "", cmdutil.FlagErrorf("--retriever science needs the science service: pass --science-endpoint URL, set SCIENCE_API_ENDPOINT, or `nexus config set science_url URL`")
+	}
+	return env.ScienceURL, nil
+}
+
+// Science is the client of the science service (NexusECSService) of
+// --science-endpoint or --retriever science.
+func (s *Services) Science(fl *Flags) (api.ScienceAPI, error) {
+	u, err := s.scienceURL(fl)
+	if err != nil {
+		return nil, err
+	}
+	opts := client.Options{HTTPClient: s.httpClient(), UserAgent: "nexus"}
+	if s != nil && s.Authorizer != nil {
+		a, err := s.Authorizer(u)
+		if err != nil {
+			return nil, &cmdutil.FlagError{Err: err}
+		}
+		opts.Authorizer = a
+	}
+	c, err := client.New(u, opts)
+	if err != nil {
+		return nil, cmdutil.FlagErrorf("invalid science service URL %q: %v", u, err)
+	}
+	return c, nil
 }

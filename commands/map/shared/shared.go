@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ import (
 	"github.com/nexus-compliance/nexus/pipeline"
 	"github.com/nexus-compliance/nexus/pipeline/mapper"
 	"github.com/nexus-compliance/nexus/pipeline/onnx"
+	"github.com/nexus-compliance/nexus/pipeline/science"
 )
 
 // ScorerRequest says what the scorers are built for.
@@ -82,6 +84,10 @@ type Flags struct {
 	Enrich       string
 	StrandsURL   string
 	BedrockModel string
+	// ScienceURL is --science-endpoint: the science service
+	// (NexusECSService) that retrieves and reranks instead of the
+	// in-process scorers.
+	ScienceURL string
 	// ThresholdSet says --threshold was given.
 	ThresholdSet bool
 }
@@ -95,23 +101,24 @@ func AddFlags(cmd *cobra.Command, fl *Flags, open catshared.Opener, targets bool
 	}
 	f.IntVar(&fl.TopK, "top-k", mapper.DefaultTopK, "candidates kept by retrieval")
 	f.Float64Var(&fl.Threshold, "threshold", 0, "drop mappings whose rerank score is below this (0–1)")
-	f.StringVar(&fl.Mode, "mode", "auto", "where the pipeline runs: auto or local (in this process)")
+	f.StringVar(&fl.Mode, "mode", "auto", "where the pipeline runs: remote (the Nexus API), local (in this process) or auto (remote when an API URL is known, else local)")
 	catshared.AddStoreFlag(cmd, &fl.Store)
 	f.StringVar(&fl.Reasoning, "reasoning", "template", "justification of each mapping: template (from the evidence, offline), strands (/api/v1/reason), bedrock (Converse) or off")
 	f.StringVar(&fl.Enrich, "enrich", "none", "enrich a control that has no cached enrichment: none, strands (/api/v1/enrich) or bedrock")
 	f.StringVar(&fl.StrandsURL, "strands-endpoint", "", "NexusStrandsAgentService base URL (default: the environment's strands_url, STRANDS_SERVICE_ENDPOINT)")
+	f.StringVar(&fl.ScienceURL, "science-endpoint", "", "NexusECSService base URL: retrieve (/api/v1/embed + /api/v1/retrieve) and rerank (/api/v1/rerank) there instead of in this process")
 	f.StringVar(&fl.BedrockModel, "bedrock-model", "", "Bedrock model id for --reasoning/--enrich bedrock")
 	f.StringVar(&fl.ModelDir, "model-dir", "", "bi-encoder folder (model.onnx + tokenizer.json): its cosine similarity joins the fusion")
 	f.StringVar(&fl.RerankerDir, "reranker-dir", "", "cross-encoder folder (model.onnx + tokenizer.json): reranks the candidates instead of the feature reranker")
 	f.StringVar(&fl.Device, "device", "auto", "where the ONNX models run: auto, cpu, cuda or cuda:N")
-	f.StringVar(&fl.Retriever, "retriever", "fusion", "fusion (BM25F + mapping memory, + cosine with --model-dir) or embedding (cosine top-k over embeddings cached in the store's EmbeddingCache; needs --model-dir)")
-	_ = cmd.RegisterFlagCompletionFunc("retriever", cobra.FixedCompletions([]string{"fusion", "embedding"}, cobra.ShellCompDirectiveNoFileComp))
+	f.StringVar(&fl.Retriever, "retriever", "fusion", "fusion (BM25F + mapping memory, + cosine with --model-dir) or embedding (cosine top-k over embeddings cached in the store's EmbeddingCache; needs --model-dir) or science (the science service: --science-endpoint, else the environment's science_url, SCIENCE_API_ENDPOINT)")
+	_ = cmd.RegisterFlagCompletionFunc("retriever", cobra.FixedCompletions([]string{"fusion", "embedding", "science"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("enrich", cobra.FixedCompletions(EnrichKinds, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("device", cobra.FixedCompletions([]string{"auto", "cpu", "cuda", "cuda:0"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.MarkFlagDirname("model-dir")
 	_ = cmd.MarkFlagDirname("reranker-dir")
 	_ = cmd.RegisterFlagCompletionFunc("framework", catshared.CompleteFrameworks(open))
-	_ = cmd.RegisterFlagCompletionFunc("mode", cobra.FixedCompletions([]string{"auto", "local"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("mode", cobra.FixedCompletions(Modes, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("reasoning", cobra.FixedCompletions(ReasoningKinds, cobra.ShellCompDirectiveNoFileComp))
 }
 
@@ -127,12 +134,9 @@ func (fl *Flags) Validate() error {
 		return cmdutil.FlagErrorf("invalid --framework: %v", err)
 	}
 	switch fl.Mode {
-	case "auto", "local":
-	case "remote":
-		return cmdutil.FlagErrorf("--mode remote sends the job to the Nexus API: it requires `api_url` in the environment's configuration and the remote client, which is not part of this build.\n" +
-			"Use --mode local (or auto) to run the pipeline in this process.")
+	case "auto", "local", "remote":
 	default:
-		return cmdutil.FlagErrorf("invalid --mode %q: use auto or local", fl.Mode)
+		return cmdutil.FlagErrorf("invalid --mode %q: use auto, local or remote", fl.Mode)
 	}
 	if err := catshared.CheckStoreKind(fl.Store); err != nil {
 		return err
@@ -152,8 +156,21 @@ func (fl *Flags) Validate() error {
 		if fl.ModelDir == "" {
 			return cmdutil.FlagErrorf("--retriever embedding needs a bi-encoder: pass --model-dir DIR (model.onnx + tokenizer.json)")
 		}
+	case "science":
 	default:
-		return cmdutil.FlagErrorf("invalid --retriever %q: use fusion or embedding", fl.Retriever)
+		return cmdutil.FlagErrorf("invalid --retriever %q: use fusion, embedding or science", fl.Retriever)
+	}
+	fl.ScienceURL = strings.TrimSpace(fl.ScienceURL)
+	if fl.ScienceURL != "" {
+		if u, err := url.Parse(fl.ScienceURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return cmdutil.FlagErrorf("invalid --science-endpoint %q: give the service's http(s) base URL", fl.ScienceURL)
+		}
+		if fl.Retriever == "embedding" {
+			return cmdutil.FlagErrorf("--science-endpoint retrieves on the science service; it does not combine with --retriever embedding")
+		}
+	}
+	if fl.UsesScience() && (fl.ModelDir != "" || fl.RerankerDir != "") {
+		return cmdutil.FlagErrorf("the science service retrieves and reranks; drop --model-dir and --reranker-dir, or drop --science-endpoint/--retriever science to use local models")
 	}
 	if fl.TopK < 1 {
 		return cmdutil.FlagErrorf("invalid --top-k %d: keep at least 1 candidate", fl.TopK)
@@ -168,6 +185,12 @@ func (fl *Flags) Validate() error {
 		}
 	}
 	return nil
+}
+
+// UsesScience says the science service retrieves and reranks:
+// --science-endpoint or --retriever science.
+func (fl *Flags) UsesScience() bool {
+	return fl.ScienceURL != "" || fl.Retriever == "science"
 }
 
 // ValidateControlKey checks a CONTROL_KEY argument as a usage error that
@@ -222,11 +245,20 @@ func newMapper(ctx context.Context, h Hooks, store pipeline.Store, fl *Flags, fr
 		t := fl.Threshold
 		req.Threshold = &t
 	}
-	retriever, reranker, err := h.Scorers(ctx, store, req)
-	if err != nil {
+	var retriever pipeline.Retriever
+	var reranker pipeline.Reranker
+	if fl.UsesScience() {
+		// The ECS service's flow, remotely: embed through the
+		// EmbeddingCache, /retrieve the top-k, /rerank; the request's
+		// threshold still applies to the rerank scores.
+		sci, err := h.Services.Science(fl)
+		if err != nil {
+			return nil, err
+		}
+		retriever, reranker = science.NewRetriever(sci, nil, store), science.NewReranker(sci)
+	} else if retriever, reranker, err = h.Scorers(ctx, store, req); err != nil {
 		return nil, fmt.Errorf("preparing the scorers for %s: %w", framework, err)
-	}
-	if fl.Retriever == "embedding" {
+	} else if fl.Retriever == "embedding" {
 		// The seed's ScienceModel: embed source and targets through the
 		// EmbeddingCache, cosine top-k; the fusion's features rerank,
 		// reading the cosine each candidate carries.

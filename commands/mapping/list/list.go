@@ -10,12 +10,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nexus-compliance/nexus/aws/dynamo"
+	"github.com/nexus-compliance/nexus/commands/apiclient"
 	"github.com/nexus-compliance/nexus/commands/cmdutil"
 	dbshared "github.com/nexus-compliance/nexus/commands/db/shared"
 	"github.com/nexus-compliance/nexus/commands/iostreams"
 	"github.com/nexus-compliance/nexus/commands/printer"
 	"github.com/nexus-compliance/nexus/commands/settings"
 	"github.com/nexus-compliance/nexus/pipeline"
+	"github.com/nexus-compliance/nexus/pipeline/api"
 )
 
 // Options are the inputs of `nexus mapping list`.
@@ -24,7 +26,10 @@ type Options struct {
 	Printer  func() (*printer.Printer, error)
 	DynamoDB func(context.Context) (dynamo.PagerAPI, error)
 	Tables   func() (settings.Tables, error)
-	Context  context.Context
+	// API, when it knows an API URL, lists through the Nexus API instead
+	// of DynamoDB.
+	API     *apiclient.Source
+	Context context.Context
 
 	Control  string
 	Status   string
@@ -39,6 +44,7 @@ func NewCmd(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 		Printer:  f.Printer,
 		DynamoDB: dbshared.Client[dynamo.PagerAPI](f),
 		Tables:   dbshared.TablesFunc(f),
+		API:      apiclient.NewSource(f),
 	}
 	cmd := &cobra.Command{
 		Use:   "list",
@@ -49,6 +55,9 @@ func NewCmd(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
   --control                Query of the table (one partition)
   --status                 Query of the StatusIndex GSI
   neither                  Scan of the table
+
+When an API URL is known (--api-url, $NEXUS_API_URL or the environment's api_url) the
+mappings come from the Nexus API instead (GET /api/v1/mappings), page by page.
 
 Mappings stream out page by page; --limit (default 100) stops as soon as that many are
 shown, and nothing loads the whole table.`,
@@ -75,7 +84,8 @@ shown, and nothing loads the whole table.`,
 	fl.StringVarP(&opts.Control, "control", "c", "", "only mappings of this source control key (e.g. AWS.ControlCatalog#1.0#API_GW_CACHE_ENABLED)")
 	fl.StringVarP(&opts.Status, "status", "s", "", "only mappings in this review status: APPROVED, PENDING_REVIEW, REJECTED or ARCHIVED")
 	fl.IntVarP(&opts.Limit, "limit", "n", dbshared.DefaultLimit, "stop after this many mappings; 0 lists them all")
-	fl.Int32Var(&opts.PageSize, "page-size", 0, "items DynamoDB evaluates per request (default: 1 MB pages)")
+	fl.Int32Var(&opts.PageSize, "page-size", 0, "items DynamoDB evaluates per request (default: 1 MB pages); through the API, mappings per page")
+	apiclient.AddFlag(cmd, opts.API)
 	statuses := make([]string, len(pipeline.MappingStatuses))
 	for i, s := range pipeline.MappingStatuses {
 		statuses[i] = string(s)
@@ -117,6 +127,9 @@ func Run(opts *Options) error {
 		return cmdutil.FlagErrorf("--limit and --page-size must not be negative")
 	}
 	ctx := opts.Context
+	if opts.API.Known() {
+		return runAPI(opts, status)
+	}
 	tables, err := opts.Tables()
 	if err != nil {
 		return err
@@ -170,6 +183,84 @@ func Run(opts *Options) error {
 	}
 	if res.Truncated {
 		fmt.Fprintf(opts.IO.ErrOut, "Showing the first %d mappings; more may match (--limit 0 lists them all).\n", res.Items)
+	}
+	return nil
+}
+
+// APIPageMax is the most mappings asked of the API per page.
+const APIPageMax = 1000
+
+// runAPI lists through GET /api/v1/mappings, asking for the next page only
+// while fewer than --limit mappings have been shown.
+func runAPI(opts *Options, status pipeline.MappingStatus) error {
+	ctx := opts.Context
+	c, err := opts.API.Mapping(ctx)
+	if err != nil {
+		return err
+	}
+	p, err := opts.Printer()
+	if err != nil {
+		return err
+	}
+	tty := opts.IO.IsStdoutTTY()
+	s := p.Stream([]string{"CONTROL", "MAPPED CONTROL", "STATUS", "SIMILARITY", "RERANK", "TIMESTAMP"})
+	spin := dbshared.Spinner(opts.IO, !p.IsStructured() || p.Format() == printer.FormatYAML, "Reading mappings from the Nexus API")
+	truncated := false
+	err = func() error {
+		defer spin.Stop()
+		req := api.ListOptions{ControlKey: opts.Control, Status: status}
+		for {
+			size := APIPageMax
+			if opts.PageSize > 0 {
+				size = min(size, int(opts.PageSize))
+			}
+			if opts.Limit > 0 {
+				size = min(size, opts.Limit-s.Count())
+			}
+			req.Limit = size
+			page, err := c.ListMappings(ctx, req)
+			if err != nil {
+				return apiclient.Err(err)
+			}
+			spin.Add(len(page.Mappings))
+			for i, m := range page.Mappings {
+				if opts.Limit > 0 && s.Count() >= opts.Limit {
+					truncated = truncated || i < len(page.Mappings) || page.NextToken != ""
+					return nil
+				}
+				var row []string
+				if !p.IsStructured() {
+					control, mapped := m.ControlKey, m.MappedControlKey
+					if tty {
+						control, mapped = dbshared.Truncate(control, dbshared.CellWidth), dbshared.Truncate(mapped, dbshared.CellWidth)
+					}
+					row = []string{control, mapped, string(m.Status), score(m.SimilarityScore), score(m.RerankScore), m.Timestamp}
+				}
+				if err := s.Write(m, row); err != nil {
+					return err
+				}
+			}
+			if page.NextToken == "" || page.NextToken == req.NextToken {
+				return nil
+			}
+			if opts.Limit > 0 && s.Count() >= opts.Limit {
+				truncated = true
+				return nil
+			}
+			req.NextToken = page.NextToken
+		}
+	}()
+	if err != nil {
+		return err
+	}
+	if err := s.Close(); err != nil {
+		return err
+	}
+	if s.Count() == 0 && !p.IsStructured() && tty {
+		fmt.Fprintln(opts.IO.ErrOut, "No mappings match.")
+	}
+	if truncated {
+		fmt.Fprintf(opts.IO.ErrOut, "Showing the first %d mappings; more may match (--limit 0 lists them all).\n", s.Count())
 	}
 	return nil
 }

@@ -32,7 +32,10 @@ func Err(err error) error {
 		if name == "" {
 			name = e.Path
 		}
-		hint := e.Body.Error
+		hint := ""
+		if e.Body.Identifier == "" || !strings.Contains(e.Body.Error, e.Body.Identifier) {
+			hint = e.Body.Error // says more than "<what> <name> not found"
+		}
 		if len(e.Body.Suggestions) > 0 {
 			hint = "Did you mean: " + strings.Join(e.Body.Suggestions, ", ")
 		}

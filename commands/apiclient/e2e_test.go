@@ -150,6 +150,22 @@ func TestRemoteEqualsLocalAndJobWait(t *testing.T) {
 func TestRemoteBatchResume(t *testing.T) {
 	url, st := startServer(t)
 	ctx := context.Background()
+	// The demo catalog has 81 controls; a few more source controls make the
+	// batch the 100 jobs the contract asks for.
+	srcs, err := st.Controls(ctx, awsFW)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var regional []pipeline.Control
+	for _, c := range srcs[:19] {
+		c.ID += "_REGIONAL"
+		c.Key = pipeline.ControlKey(awsFW, c.ID)
+		c.Title += " (every region)"
+		regional = append(regional, c)
+	}
+	if err := st.PutControls(ctx, regional); err != nil {
+		t.Fatal(err)
+	}
 	var lines []string
 	for _, pair := range [][2]string{{awsFW, nist}, {nist, awsFW}} {
 		cs, err := st.Controls(ctx, pair[0])
@@ -161,6 +177,9 @@ func TestRemoteBatchResume(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
+	if len(lines) != 100 {
+		t.Fatalf("%d batch lines, want 100", len(lines))
+	}
 	in, out := filepath.Join(dir, "in.jsonl"), filepath.Join(dir, "out.jsonl")
 	if err := os.WriteFile(in, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -188,7 +207,7 @@ func TestRemoteBatchResume(t *testing.T) {
 		cmd.SilenceErrors, cmd.SilenceUsage = true, true
 		return cmd.Execute()
 	}
-	err := runBatch(len(lines) / 3)
+	err = runBatch(len(lines) / 3)
 	if cmdutil.ExitCode(err) != cmdutil.ExitInterrupted {
 		t.Fatalf("first run: %v", err)
 	}

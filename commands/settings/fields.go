@@ -42,6 +42,9 @@ var Fields = []Field{
 	{Key: "state_machine_arn", Help: "ARN of the mapping state machine", Vars: []string{"STATE_MACHINE_ARN"}, ref: func(e *Environment) *string { return &e.StateMachineARN }},
 	{Key: "science_url", Help: "NexusECSService base URL", Vars: []string{"SCIENCE_API_ENDPOINT"}, ref: func(e *Environment) *string { return &e.ScienceURL }},
 	{Key: "strands_url", Help: "NexusStrandsAgentService base URL", Vars: []string{"STRANDS_SERVICE_ENDPOINT"}, ref: func(e *Environment) *string { return &e.StrandsURL }},
+	{Key: "ecs_cluster", Help: "ECS cluster running the science and Strands services", ref: func(e *Environment) *string { return &e.ECSCluster }},
+	{Key: "science_service", Help: "ECS service name of NexusECSService", ref: func(e *Environment) *string { return &e.ScienceService }},
+	{Key: "strands_service", Help: "ECS service name of NexusStrandsAgentService", ref: func(e *Environment) *string { return &e.StrandsService }},
 	{Key: "model_version", Help: "embedding model version (EmbeddingCache sort key)", Vars: []string{"MODEL_VERSION"}, ref: func(e *Environment) *string { return &e.ModelVersion }},
 }
 

@@ -43,6 +43,9 @@ type Environment struct {
 	ScienceURL      string            `mapstructure:"science_url" json:"science_url,omitempty" yaml:"science_url,omitempty"`
 	StrandsURL      string            `mapstructure:"strands_url" json:"strands_url,omitempty" yaml:"strands_url,omitempty"`
 	ModelVersion    string            `mapstructure:"model_version" json:"model_version" yaml:"model_version"`
+	ECSCluster      string            `mapstructure:"ecs_cluster" json:"ecs_cluster" yaml:"ecs_cluster"`
+	ScienceService  string            `mapstructure:"science_service" json:"science_service" yaml:"science_service"`
+	StrandsService  string            `mapstructure:"strands_service" json:"strands_service" yaml:"strands_service"`
 	LogGroups       map[string]string `mapstructure:"log_groups" json:"log_groups" yaml:"log_groups"`
 }
 
@@ -78,7 +81,11 @@ func Defaults(name string) *Environment {
 		QueueName:    "MappingRequestQueue",
 		DLQName:      "MappingRequestDLQ",
 		ModelVersion: "v1",
-		LogGroups:    map[string]string{},
+		// The ECS names the architecture gives its two GPU/agent services.
+		ECSCluster:     "nexus",
+		ScienceService: "NexusECSService",
+		StrandsService: "NexusStrandsAgentService",
+		LogGroups:      map[string]string{},
 	}
 	for _, c := range Components {
 		e.LogGroups[c.Key] = c.DefaultGroup

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nexus-compliance/nexus/commands/alarms"
 	catalogcmd "github.com/nexus-compliance/nexus/commands/catalog"
 	"github.com/nexus-compliance/nexus/commands/cmdutil"
 	configcmd "github.com/nexus-compliance/nexus/commands/config"
@@ -21,7 +22,9 @@ import (
 	"github.com/nexus-compliance/nexus/commands/dlq"
 	evalcmd "github.com/nexus-compliance/nexus/commands/eval"
 	gpucmd "github.com/nexus-compliance/nexus/commands/gpu"
+	"github.com/nexus-compliance/nexus/commands/health"
 	"github.com/nexus-compliance/nexus/commands/job"
+	logscmd "github.com/nexus-compliance/nexus/commands/logs"
 	mapcmd "github.com/nexus-compliance/nexus/commands/map"
 	"github.com/nexus-compliance/nexus/commands/mapping"
 	"github.com/nexus-compliance/nexus/commands/printer"
@@ -100,7 +103,8 @@ speaks the same APIs.`,
 		c.GroupID = "map"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{db.NewCmd(f), job.NewCmd(f), mapping.NewCmd(f), dlq.NewCmd(f)} {
+	for _, c := range []*cobra.Command{db.NewCmd(f), job.NewCmd(f), mapping.NewCmd(f), dlq.NewCmd(f),
+		logscmd.NewCmd(f), alarms.NewCmd(f), health.NewCmd(f)} {
 		c.GroupID = "operate"
 		root.AddCommand(c)
 	}

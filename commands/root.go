@@ -29,6 +29,7 @@ import (
 	"github.com/nexus-compliance/nexus/commands/mapping"
 	"github.com/nexus-compliance/nexus/commands/printer"
 	servecmd "github.com/nexus-compliance/nexus/commands/serve"
+	sfncmd "github.com/nexus-compliance/nexus/commands/sfn"
 	"github.com/nexus-compliance/nexus/commands/version"
 )
 
@@ -104,7 +105,7 @@ speaks the same APIs.`,
 		root.AddCommand(c)
 	}
 	for _, c := range []*cobra.Command{db.NewCmd(f), job.NewCmd(f), mapping.NewCmd(f), dlq.NewCmd(f),
-		logscmd.NewCmd(f), alarms.NewCmd(f), health.NewCmd(f)} {
+		sfncmd.NewCmd(f), logscmd.NewCmd(f), alarms.NewCmd(f), health.NewCmd(f)} {
 		c.GroupID = "operate"
 		root.AddCommand(c)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nexus-compliance/nexus/aws/dynamo"
+	"github.com/nexus-compliance/nexus/aws/sfnx"
 	"github.com/nexus-compliance/nexus/commands/apiclient"
 	catshared "github.com/nexus-compliance/nexus/commands/catalog/shared"
 	"github.com/nexus-compliance/nexus/commands/cmdutil"
@@ -41,6 +42,9 @@ type Options struct {
 	Context  context.Context
 	// OpenLocal opens the local store, for --store local.
 	OpenLocal catshared.Opener
+	// Execution, when set, correlates the job with its Step Functions
+	// execution (nil: not looked up).
+	Execution ExecutionLookup
 
 	JobID string
 	Store string
@@ -62,6 +66,7 @@ func NewCmd(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	}
 	local := catshared.StoreLocal
 	opts.OpenLocal = catshared.NewOpener(f, &local)
+	opts.Execution = NewExecutionLookup(f)
 	cmd := &cobra.Command{
 		Use:   "get JOB_ID",
 		Short: "Show one mapping job: status, keys, timestamps, error and mappings",
@@ -201,7 +206,17 @@ func show(opts *Options, j pipeline.Job) error {
 	if err != nil {
 		return err
 	}
-	if err := p.Print(j, func() printer.Table { return Detail(j, opts.Now()) }); err != nil {
+	ex, fail := correlate(opts, &j)
+	if err := p.Print(j, func() printer.Table {
+		t := Detail(j, opts.Now())
+		if ex != nil {
+			t.Rows = append(t.Rows, []string{"Execution status", ex.Status})
+		}
+		if fail != nil {
+			t.Rows = append(t.Rows, []string{"Execution failure", fail.Summary()})
+		}
+		return t
+	}); err != nil {
 		return err
 	}
 	if p.IsStructured() || len(j.Mappings) == 0 {
@@ -212,6 +227,26 @@ func show(opts *Options, j pipeline.Job) error {
 		fmt.Fprintln(opts.IO.Out)
 	}
 	return p.Print(nil, func() printer.Table { return MappingsTable(j.Mappings, tty) })
+}
+
+// correlate looks up the job's execution. A failure to look is a warning:
+// job get shows the job whatever Step Functions says.
+func correlate(opts *Options, j *pipeline.Job) (*sfnx.Execution, *sfnx.Failure) {
+	if opts.Execution == nil {
+		return nil, nil
+	}
+	ctx := opts.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ex, fail, err := opts.Execution(ctx, j.JobID)
+	if err != nil {
+		fmt.Fprintf(opts.IO.ErrOut, "warning: could not look up the job's Step Functions execution: %v\n", err)
+	}
+	if ex != nil && j.ExecutionARN == "" {
+		j.ExecutionARN = ex.ARN
+	}
+	return ex, fail
 }
 
 // Detail is the describe view of a job.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -101,7 +102,11 @@ func setup(t *testing.T, args ...string) *env {
 	vars["SCIENCE_API_ENDPOINT"], vars["STRANDS_SERVICE_ENDPOINT"] = svc.URL, svc.URL
 	f, streams := cmdtest.Factory(t, vars)
 	var opts *Options
-	if err := execute(NewCmdHealth(f, func(o *Options) error { opts = o; return nil }), append([]string{"--skip", "executions"}, args...)...); err != nil {
+	pre := []string{"--skip", "executions"} // no Step Functions unless a test asks for exactly that check
+	if slices.Contains(args, "executions") {
+		pre = nil
+	}
+	if err := execute(NewCmdHealth(f, func(o *Options) error { opts = o; return nil }), append(pre, args...)...); err != nil {
 		t.Fatal(err)
 	}
 	fast := func(o *cloudwatch.Options) {
@@ -283,5 +288,33 @@ func TestHealthStuckJobs(t *testing.T) {
 	r, err = e.report(t)
 	if cmdutil.ExitCode(err) != cmdutil.ExitProblems || r.Checks[0].Status != StatusFail {
 		t.Fatalf("%v %+v", err, r)
+	}
+}
+
+// TestHealthFailedExecutionsWarn runs the executions check against the fake
+// Step Functions endpoint (no emulator with executions runs here).
+func TestHealthFailedExecutionsWarn(t *testing.T) {
+	t.Parallel()
+	const sm = "arn:aws:states:us-east-1:123456789012:stateMachine:NexusMapping"
+	e := setup(t, "--only", "executions")
+	env, err := e.opts.Environment()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.StateMachineARN = sm
+	s := awsfake.NewSFNServer(t)
+	now := time.Now().UTC()
+	s.AddExecution(awsfake.SFNExecution{ARN: strings.Replace(sm, ":stateMachine:", ":execution:", 1) + ":job-1", Name: "job-1", StateMachineARN: sm,
+		Status: "FAILED", Start: now.Add(-10 * time.Minute), Stop: now.Add(-9 * time.Minute), Input: `{"job_id":"job-1"}`})
+	s.AddExecution(awsfake.SFNExecution{ARN: strings.Replace(sm, ":stateMachine:", ":execution:", 1) + ":job-0", Name: "job-0", StateMachineARN: sm,
+		Status: "FAILED", Start: now.Add(-3 * time.Hour), Stop: now.Add(-3 * time.Hour), Input: `{"job_id":"job-0"}`})
+	e.opts.SFN = func(context.Context) (ExecutionsAPI, error) { return s.SFNClient(), nil }
+	r, err := e.report(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := find(t, r, "executions")
+	if c.Status != StatusWarn || !strings.Contains(c.Value, "1") {
+		t.Fatalf("executions check = %+v (only the failure of the last hour counts)", c)
 	}
 }

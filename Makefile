@@ -7,7 +7,7 @@ DATE      ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 BENCHTIME ?= 1x
 
-.PHONY: all build install test test-unit lint bench emulators demo clean
+.PHONY: all build install test test-unit lint bench emulators demo docs clean
 
 all: lint build test
 
@@ -39,6 +39,10 @@ bench:
 ## demo: a whole local Nexus on the emulators, no AWS account needed
 demo: build
 	.ci/emulators.sh .ci/demo.sh
+
+## docs: regenerate the command reference (docs/cli) and man pages (dist/man)
+docs:
+	$(GO) run ./cmd/nexus docs --markdown docs/cli --man dist/man
 
 ## emulators: a shell with the emulators running and their endpoints exported
 emulators:

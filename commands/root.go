@@ -20,6 +20,7 @@ import (
 	configcmd "github.com/nexus-compliance/nexus/commands/config"
 	"github.com/nexus-compliance/nexus/commands/db"
 	"github.com/nexus-compliance/nexus/commands/dlq"
+	"github.com/nexus-compliance/nexus/commands/docscmd"
 	evalcmd "github.com/nexus-compliance/nexus/commands/eval"
 	gpucmd "github.com/nexus-compliance/nexus/commands/gpu"
 	"github.com/nexus-compliance/nexus/commands/health"
@@ -113,6 +114,7 @@ speaks the same APIs.`,
 		c.GroupID = "tool"
 		root.AddCommand(c)
 	}
+	root.AddCommand(docscmd.NewCmd(f))
 	root.SetCompletionCommandGroupID("tool")
 	root.SetHelpCommandGroupID("tool")
 	usageErrorsForArgs(root)

@@ -40,9 +40,9 @@ bench:
 demo: build
 	.ci/emulators.sh .ci/demo.sh
 
-## docs: regenerate the command reference (docs/cli) and man pages (dist/man)
+## docs: regenerate the command reference (docs/cli) and man pages (manpages/)
 docs:
-	$(GO) run ./cmd/nexus docs --markdown docs/cli --man dist/man
+	$(GO) run ./cmd/nexus docs --markdown docs/cli --man manpages
 
 ## emulators: a shell with the emulators running and their endpoints exported
 emulators:

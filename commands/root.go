@@ -29,6 +29,7 @@ import (
 	mapcmd "github.com/nexus-compliance/nexus/commands/map"
 	"github.com/nexus-compliance/nexus/commands/mapping"
 	"github.com/nexus-compliance/nexus/commands/printer"
+	runbookcmd "github.com/nexus-compliance/nexus/commands/runbook"
 	servecmd "github.com/nexus-compliance/nexus/commands/serve"
 	sfncmd "github.com/nexus-compliance/nexus/commands/sfn"
 	"github.com/nexus-compliance/nexus/commands/version"
@@ -106,7 +107,7 @@ speaks the same APIs.`,
 		root.AddCommand(c)
 	}
 	for _, c := range []*cobra.Command{db.NewCmd(f), job.NewCmd(f), mapping.NewCmd(f), dlq.NewCmd(f),
-		sfncmd.NewCmd(f), logscmd.NewCmd(f), alarms.NewCmd(f), health.NewCmd(f)} {
+		sfncmd.NewCmd(f), logscmd.NewCmd(f), alarms.NewCmd(f), health.NewCmd(f), runbookcmd.NewCmd(f)} {
 		c.GroupID = "operate"
 		root.AddCommand(c)
 	}

@@ -161,7 +161,7 @@ func (s *CWServer) serve(w http.ResponseWriter, r *http.Request) {
 	case "GetMetricData":
 		out, err = s.getMetricData(in)
 	default:
-		cwError(w, http.StatusBadRequest, "UnknownOperationException", "InvalidAction", "operation "+op+" is not implemented by this fake")
+		cwError(w, http.StatusBadRequest, "UnknownOperationException", "InvalidAction", "operation "+op+" is not served by this fake")
 		return
 	}
 	if err != nil {

@@ -142,7 +142,7 @@ func (s *ECSServer) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if op != "DescribeServices" {
-		ecsError(w, http.StatusBadRequest, "UnknownOperationException", "operation "+op+" is not implemented by this fake")
+		ecsError(w, http.StatusBadRequest, "UnknownOperationException", "operation "+op+" is not served by this fake")
 		return
 	}
 	var in ecsDescribeServicesInput

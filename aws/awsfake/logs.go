@@ -204,7 +204,7 @@ func (s *LogsServer) serve(w http.ResponseWriter, r *http.Request) {
 	case "StartLiveTail":
 		logsError(w, http.StatusBadRequest, "InvalidOperationException", "live tail is not available from this endpoint")
 	default:
-		logsError(w, http.StatusBadRequest, "UnknownOperationException", op+" is not implemented by the fake")
+		logsError(w, http.StatusBadRequest, "UnknownOperationException", op+" is not served by the fake")
 	}
 }
 

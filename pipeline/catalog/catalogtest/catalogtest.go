@@ -35,6 +35,9 @@ func Path(tb testing.TB, name string) string {
 	}
 	p := filepath.Join(dir, name)
 	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("CI") != "" {
+			tb.Fatalf("real data not available under CI (%v): ../shared/data must sit beside the repository", err)
+		}
 		tb.Skipf("real data not available (%v); set NEXUS_SHARED_DATA to the shared data folder", err)
 	}
 	return p

@@ -2,12 +2,11 @@ package catalog
 
 import (
 	"encoding/json"
+	"github.com/nexus-compliance/nexus/pipeline/catalog/catalogtest"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -24,12 +23,7 @@ const nist = "NIST-SP-800-53#R5"
 // the repository root, found from this test's folder (commands/catalog).
 func sharedData(t *testing.T, name string) string {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	p := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "data", name)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared data not found: %v", err)
-	}
-	return p
+	return catalogtest.Path(t, name)
 }
 
 type result struct {

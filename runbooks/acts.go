@@ -25,7 +25,7 @@ type planned struct {
 	target   string // job id, execution ARN, "DLQ"
 	describe string // the sentence printed, after "would" under --dry-run
 	item     Item
-	fail     bool // redrive-execution: fall back to fail-job
+	fail     bool // redrive-execution: fall back to fail-job; raise-table-capacity: nothing left to raise
 }
 
 type action struct {
@@ -47,6 +47,10 @@ func init() {
 			"RedriveExecution each failed execution of with.from; one that is not redrivable is marked FAILED when with.fallback is fail-job", planRedriveExec, applyRedriveExec},
 		"fail-job": {"mark jobs FAILED",
 			"status FAILED, failed_at, error_message = with.reason; only while the job is still PENDING", planFail, applyFail},
+		"raise-table-capacity": {"raise provisioned DynamoDB capacity",
+			"UpdateTable each throttled PROVISIONED table or GSI of with.from: read and write capacity × with.factor, at most with.max_capacity", planRaiseCapacity, applyRaiseCapacity},
+		"force-new-deployment": {"force new ECS deployments",
+			"UpdateService forceNewDeployment for each unhealthy service of with.from (same task definition, fresh tasks)", planForceDeployment, applyForceDeployment},
 	}
 }
 

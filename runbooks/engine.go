@@ -5,13 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/nexus-compliance/nexus/aws/cw"
 	"github.com/nexus-compliance/nexus/aws/dynamo"
+	"github.com/nexus-compliance/nexus/aws/logs"
 	"github.com/nexus-compliance/nexus/aws/queue"
 	"github.com/nexus-compliance/nexus/aws/sfnx"
 	"github.com/nexus-compliance/nexus/commands/settings"
@@ -23,6 +26,8 @@ import (
 type DynamoAPI interface {
 	dynamo.PagerAPI
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
+	UpdateTable(ctx context.Context, in *dynamodb.UpdateTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateTableOutput, error)
 }
 
 var _ DynamoAPI = (*dynamodb.Client)(nil)
@@ -34,7 +39,15 @@ type Deps struct {
 	SQS      func(context.Context) (queue.API, error)
 	DynamoDB func(context.Context) (DynamoAPI, error)
 	SFN      func(context.Context) (sfnx.API, error)
-	Now      func() time.Time
+	// CloudWatch reads metrics.
+	CloudWatch func(context.Context) (cw.API, error)
+	ECS        func(context.Context) (ECSAPI, error)
+	Logs       func(context.Context) (logs.API, error)
+	// HTTPClient sends the /health and /ready probes (nil: the default client).
+	HTTPClient *http.Client
+	// QueryPoll is how often a Logs Insights query is polled (0: every second).
+	QueryPoll time.Duration
+	Now       func() time.Time
 	// Confirm asks before an act; nil means nobody can be asked, so acts
 	// need Yes.
 	Confirm func(question string) (bool, error)
@@ -76,9 +89,13 @@ type Item struct {
 	Age          string `json:"age,omitempty"`
 	Detail       string `json:"detail,omitempty"`
 	Problem      bool   `json:"problem,omitempty"`
+	// Resource names the AWS resource of a non-job item (a table, an index,
+	// a service, a model, a stage).
+	Resource string `json:"resource,omitempty"`
 
-	job  *pipeline.Job
-	exec *sfnx.Execution
+	job   *pipeline.Job
+	table *tableThrottle
+	exec  *sfnx.Execution
 }
 
 // Change is one mutating call an act made (or, under --dry-run, would make).

@@ -32,6 +32,18 @@ func init() {
 			func(r *run, s Step, sr *StepResult) error { return queueMessages(r, s, sr, true) }},
 		"execution-for-job": {"the Step Functions execution of each job (with.jobs less with.except); failed ones are problems", executionForJob},
 		"lost-jobs":         {"jobs (with.jobs less with.except) with no message in either queue and no execution: a problem each", lostJobs},
+		"dynamodb-throttling": {"DynamoDB throttle events of each Nexus table and GSI (with.billing: only that billing mode) over with.window; more than with.threshold is a problem",
+			dynamoThrottling},
+		"ecs-services": {"ECS state (ACTIVE, running = desired, no failed deployment) and GET /health, /ready of the services of with.service (all, science, strands); an unhealthy service is a problem",
+			ecsServices},
+		"log-errors": {"events matching with.pattern in the log groups of with.components over with.window; a group with more than with.threshold is a problem",
+			logErrors},
+		"bedrock-metrics": {"AWS/Bedrock throttles and errors of with.model_id (empty: all models) over with.window; more than with.threshold throttles is a problem",
+			bedrockMetrics},
+		"stage-latency": {"p95 latency of each mapping stage (Logs Insights slow-mappings) over with.window against with.threshold / with.thresholds; a slower stage is a problem",
+			stageLatency},
+		"slow-stages": {"how many of with.stages are slow in with.from (for notes; not problems of their own)", slowStages},
+		"queue-age":   {"the main queue's ApproximateAgeOfOldestMessage; older than with.max_age is a problem", queueAge},
 	}
 }
 

@@ -2,6 +2,7 @@ package awsfake
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -41,7 +42,9 @@ type ECSService struct {
 // ECSServer is an ECS endpoint on loopback speaking AWS JSON 1.1 (POST /,
 // X-Amz-Target: AmazonEC2ContainerServiceV20141113.<Op>). It implements
 // DescribeServices, answering unknown services as failures with reason
-// MISSING as ECS does.
+// MISSING as ECS does, and UpdateService with forceNewDeployment (a new
+// PRIMARY deployment IN_PROGRESS; the previous ones become ACTIVE), recorded
+// for Updates.
 type ECSServer struct {
 	URL string
 
@@ -49,6 +52,14 @@ type ECSServer struct {
 	services map[string]ECSService // cluster + "/" + name
 	deny     bool
 	calls    int
+	updates  []ECSUpdate
+}
+
+// ECSUpdate is one UpdateService call an ECSServer accepted.
+type ECSUpdate struct {
+	Cluster            string
+	Service            string
+	ForceNewDeployment bool
 }
 
 // NewECSServer starts an ECSServer that stops when the test ends.
@@ -91,11 +102,24 @@ func (s *ECSServer) Calls() int {
 	return s.calls
 }
 
+// Updates returns the UpdateService calls accepted so far.
+func (s *ECSServer) Updates() []ECSUpdate {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]ECSUpdate(nil), s.updates...)
+}
+
 const ecsTargetPrefix = "AmazonEC2ContainerServiceV20141113."
 
 type ecsDescribeServicesInput struct {
 	Cluster  string   `json:"cluster"`
 	Services []string `json:"services"`
+}
+
+type ecsUpdateServiceInput struct {
+	Cluster            string `json:"cluster"`
+	Service            string `json:"service"`
+	ForceNewDeployment bool   `json:"forceNewDeployment"`
 }
 
 type ecsDeploymentJSON struct {
@@ -141,7 +165,12 @@ func (s *ECSServer) serve(w http.ResponseWriter, r *http.Request) {
 		ecsError(w, http.StatusBadRequest, "AccessDeniedException", "User is not authorized to perform: ecs:"+op)
 		return
 	}
-	if op != "DescribeServices" {
+	switch op {
+	case "DescribeServices":
+	case "UpdateService":
+		s.updateService(w, r)
+		return
+	default:
 		ecsError(w, http.StatusBadRequest, "UnknownOperationException", "operation "+op+" is not served by this fake")
 		return
 	}
@@ -161,7 +190,6 @@ func (s *ECSServer) serve(w http.ResponseWriter, r *http.Request) {
 	if i := strings.LastIndexByte(cluster, '/'); i >= 0 {
 		cluster = cluster[i+1:]
 	}
-	clusterARN := "arn:aws:ecs:us-east-1:123456789012:cluster/" + cluster
 	out := struct {
 		Services []ecsServiceJSON `json:"services"`
 		Failures []ecsFailureJSON `json:"failures"`
@@ -176,27 +204,78 @@ func (s *ECSServer) serve(w http.ResponseWriter, r *http.Request) {
 			out.Failures = append(out.Failures, ecsFailureJSON{Arn: arn, Reason: "MISSING"})
 			continue
 		}
-		status := svc.Status
-		if status == "" {
-			status = "ACTIVE"
-		}
-		j := ecsServiceJSON{
-			ServiceName: svc.Name, ServiceArn: arn, ClusterArn: clusterARN, Status: status,
-			DesiredCount: svc.Desired, RunningCount: svc.Running, PendingCount: svc.Pending,
-			Deployments: []ecsDeploymentJSON{},
-		}
-		for _, d := range svc.Deployments {
-			created := float64(d.Created.UnixMilli()) / 1e3
-			j.Deployments = append(j.Deployments, ecsDeploymentJSON{
-				ID: d.ID, Status: d.Status, RolloutState: d.RolloutState, RolloutStateReason: d.Reason,
-				DesiredCount: d.Desired, RunningCount: d.Running, PendingCount: d.Pending, FailedTasks: d.FailedTasks,
-				CreatedAt: created, UpdatedAt: created,
-			})
-		}
-		out.Services = append(out.Services, j)
+		out.Services = append(out.Services, ecsServiceOf(svc, cluster))
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	_ = json.NewEncoder(w).Encode(out)
+}
+
+func ecsServiceOf(svc ECSService, cluster string) ecsServiceJSON {
+	arn := "arn:aws:ecs:us-east-1:123456789012:service/" + cluster + "/" + svc.Name
+	clusterARN := "arn:aws:ecs:us-east-1:123456789012:cluster/" + cluster
+	status := svc.Status
+	if status == "" {
+		status = "ACTIVE"
+	}
+	j := ecsServiceJSON{
+		ServiceName: svc.Name, ServiceArn: arn, ClusterArn: clusterARN, Status: status,
+		DesiredCount: svc.Desired, RunningCount: svc.Running, PendingCount: svc.Pending,
+		Deployments: []ecsDeploymentJSON{},
+	}
+	for _, d := range svc.Deployments {
+		created := float64(d.Created.UnixMilli()) / 1e3
+		j.Deployments = append(j.Deployments, ecsDeploymentJSON{
+			ID: d.ID, Status: d.Status, RolloutState: d.RolloutState, RolloutStateReason: d.Reason,
+			DesiredCount: d.Desired, RunningCount: d.Running, PendingCount: d.Pending, FailedTasks: d.FailedTasks,
+			CreatedAt: created, UpdatedAt: created,
+		})
+	}
+	return j
+}
+
+// updateService serves UpdateService (s.mu held): forceNewDeployment
+// starts a new PRIMARY deployment; anything else is refused as this fake
+// does not model it.
+func (s *ECSServer) updateService(w http.ResponseWriter, r *http.Request) {
+	var in ecsUpdateServiceInput
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		ecsError(w, http.StatusBadRequest, "SerializationException", err.Error())
+		return
+	}
+	cluster := in.Cluster
+	if cluster == "" {
+		cluster = "default"
+	}
+	if i := strings.LastIndexByte(cluster, '/'); i >= 0 {
+		cluster = cluster[i+1:]
+	}
+	name := in.Service
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		name = name[i+1:]
+	}
+	svc, ok := s.services[cluster+"/"+name]
+	if !ok {
+		ecsError(w, http.StatusBadRequest, "ServiceNotFoundException", "Service not found.")
+		return
+	}
+	if !in.ForceNewDeployment {
+		ecsError(w, http.StatusBadRequest, "InvalidParameterException", "this fake serves UpdateService with forceNewDeployment only")
+		return
+	}
+	s.updates = append(s.updates, ECSUpdate{Cluster: cluster, Service: name, ForceNewDeployment: true})
+	deps := make([]ECSDeployment, 0, len(svc.Deployments)+1)
+	deps = append(deps, ECSDeployment{ID: fmt.Sprintf("ecs-svc/forced-%d", len(s.updates)), Status: "PRIMARY", RolloutState: "IN_PROGRESS",
+		Desired: svc.Desired, Created: time.Now()})
+	for _, d := range svc.Deployments {
+		if d.Status == "PRIMARY" {
+			d.Status = "ACTIVE"
+		}
+		deps = append(deps, d)
+	}
+	svc.Deployments = deps
+	s.services[cluster+"/"+name] = svc
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	_ = json.NewEncoder(w).Encode(map[string]any{"service": ecsServiceOf(svc, cluster)})
 }
 
 func ecsError(w http.ResponseWriter, status int, typ, msg string) {

@@ -210,19 +210,6 @@ type Datapoint struct {
 // Latest returns the newest datapoint of m between now-window and now, or
 // nil when there is none (a queue SQS has not reported on for a while).
 func Latest(ctx context.Context, api API, m Metric, now time.Time, window time.Duration) (*Datapoint, error) {
-	period := int32(m.Period / time.Second)
-	if period <= 0 {
-		period = 60
-	}
-	dims := make([]types.Dimension, 0, len(m.Dimensions))
-	keys := make([]string, 0, len(m.Dimensions))
-	for k := range m.Dimensions {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		dims = append(dims, types.Dimension{Name: aws.String(k), Value: aws.String(m.Dimensions[k])})
-	}
 	in := &cloudwatch.GetMetricDataInput{
 		StartTime: aws.Time(now.Add(-window)),
 		EndTime:   aws.Time(now),
@@ -230,11 +217,7 @@ func Latest(ctx context.Context, api API, m Metric, now time.Time, window time.D
 		MetricDataQueries: []types.MetricDataQuery{{
 			Id:         aws.String("m0"),
 			ReturnData: aws.Bool(true),
-			MetricStat: &types.MetricStat{
-				Metric: &types.Metric{Namespace: aws.String(m.Namespace), MetricName: aws.String(m.Name), Dimensions: dims},
-				Period: aws.Int32(period),
-				Stat:   aws.String(m.Stat),
-			},
+			MetricStat: metricStat(m),
 		}},
 	}
 	var best *Datapoint
@@ -261,4 +244,67 @@ func Latest(ctx context.Context, api API, m Metric, now time.Time, window time.D
 		seen[next] = true
 		in.NextToken = aws.String(next)
 	}
+}
+
+// maxQueries is how many queries one GetMetricData call may carry.
+const maxQueries = 500
+
+func metricStat(m Metric) *types.MetricStat {
+	period := int32(m.Period / time.Second)
+	if period <= 0 {
+		period = 60
+	}
+	keys := make([]string, 0, len(m.Dimensions))
+	for k := range m.Dimensions {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	dims := make([]types.Dimension, 0, len(keys))
+	for _, k := range keys {
+		dims = append(dims, types.Dimension{Name: aws.String(k), Value: aws.String(m.Dimensions[k])})
+	}
+	return &types.MetricStat{
+		Metric: &types.Metric{Namespace: aws.String(m.Namespace), MetricName: aws.String(m.Name), Dimensions: dims},
+		Period: aws.Int32(period),
+		Stat:   aws.String(m.Stat),
+	}
+}
+
+// Sums returns, for each metric in order, the sum of its datapoints
+// between now-window and now (0 when CloudWatch has none), asking for up
+// to 500 metrics in one GetMetricData call. With Stat "Sum" and a short
+// Period this is the metric's total over the window.
+func Sums(ctx context.Context, api API, ms []Metric, now time.Time, window time.Duration) ([]float64, error) {
+	sums := make([]float64, len(ms))
+	for start := 0; start < len(ms); start += maxQueries {
+		batch := ms[start:min(start+maxQueries, len(ms))]
+		in := &cloudwatch.GetMetricDataInput{StartTime: aws.Time(now.Add(-window)), EndTime: aws.Time(now)}
+		for i, m := range batch {
+			in.MetricDataQueries = append(in.MetricDataQueries, types.MetricDataQuery{
+				Id: aws.String("m" + strconv.Itoa(start+i)), ReturnData: aws.Bool(true), MetricStat: metricStat(m)})
+		}
+		seen := map[string]bool{}
+		for {
+			out, err := api.GetMetricData(ctx, in)
+			if err != nil {
+				return nil, fmt.Errorf("reading CloudWatch metrics (%s %s…): %w", batch[0].Namespace, batch[0].Name, err)
+			}
+			for _, r := range out.MetricDataResults {
+				i, err := strconv.Atoi(strings.TrimPrefix(aws.ToString(r.Id), "m"))
+				if err != nil || i < 0 || i >= len(sums) {
+					continue
+				}
+				for _, v := range r.Values {
+					sums[i] += v
+				}
+			}
+			next := aws.ToString(out.NextToken)
+			if next == "" || seen[next] {
+				break
+			}
+			seen[next] = true
+			in.NextToken = aws.String(next)
+		}
+	}
+	return sums, nil
 }

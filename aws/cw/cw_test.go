@@ -119,3 +119,32 @@ func TestParseState(t *testing.T) {
 		t.Error("firing accepted")
 	}
 }
+
+func TestSums(t *testing.T) {
+	t.Parallel()
+	srv := awsfake.NewCWServer(t)
+	now := time.Now()
+	dims := map[string]string{"TableName": "jobs"}
+	srv.PutMetric("AWS/DynamoDB", "ReadThrottleEvents", dims,
+		awsfake.CWDatapoint{Time: now.Add(-2 * time.Minute), Value: 3}, awsfake.CWDatapoint{Time: now.Add(-time.Minute), Value: 4},
+		awsfake.CWDatapoint{Time: now.Add(-time.Hour), Value: 100}) // outside the window
+	srv.PutMetric("AWS/Bedrock", "InvocationThrottles", nil, awsfake.CWDatapoint{Time: now.Add(-time.Minute), Value: 2})
+	got, err := cw.Sums(context.Background(), srv.CWClient(), []cw.Metric{
+		{Namespace: "AWS/DynamoDB", Name: "ReadThrottleEvents", Dimensions: dims, Stat: "Sum"},
+		{Namespace: "AWS/DynamoDB", Name: "WriteThrottleEvents", Dimensions: dims, Stat: "Sum"},
+		{Namespace: "AWS/Bedrock", Name: "InvocationThrottles", Stat: "Sum"},
+	}, now, 15*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0] != 7 || got[1] != 0 || got[2] != 2 {
+		t.Errorf("Sums = %v, want [7 0 2]", got)
+	}
+	if srv.Calls("GetMetricData") != 1 {
+		t.Errorf("GetMetricData calls = %d, want 1", srv.Calls("GetMetricData"))
+	}
+	srv.Deny("GetMetricData")
+	if _, err := cw.Sums(context.Background(), srv.CWClient(), []cw.Metric{{Namespace: "AWS/X", Name: "Y", Stat: "Sum"}}, now, time.Minute); err == nil {
+		t.Error("denied: no error")
+	}
+}

@@ -156,3 +156,23 @@ func nameFromARN(arn string) string {
 	}
 	return arn
 }
+
+// UpdateAPI is the ECS call ForceNewDeployment makes.
+type UpdateAPI interface {
+	UpdateService(ctx context.Context, in *ecs.UpdateServiceInput, optFns ...func(*ecs.Options)) (*ecs.UpdateServiceOutput, error)
+}
+
+// ForceNewDeployment starts a new deployment of service with its current
+// task definition and desired count (UpdateService forceNewDeployment), so
+// ECS replaces its tasks, and returns the service's state after the call.
+func ForceNewDeployment(ctx context.Context, api UpdateAPI, cluster, service string) (*Service, error) {
+	out, err := api.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(cluster), Service: aws.String(service), ForceNewDeployment: true})
+	if err != nil {
+		return nil, fmt.Errorf("forcing a new deployment of ECS service %s in cluster %s: %w", service, cluster, err)
+	}
+	if out.Service == nil {
+		return &Service{Name: service}, nil
+	}
+	svc := fromSDK(*out.Service)
+	return &svc, nil
+}

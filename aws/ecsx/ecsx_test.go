@@ -49,3 +49,24 @@ func TestDescribeServicesDenied(t *testing.T) {
 		t.Fatal("no error")
 	}
 }
+
+func TestForceNewDeployment(t *testing.T) {
+	t.Parallel()
+	srv := awsfake.NewECSServer(t)
+	srv.SetService(awsfake.ECSService{Cluster: "nexus", Name: "science", Desired: 2, Running: 1, Deployments: []awsfake.ECSDeployment{
+		{ID: "ecs-svc/1", Status: "PRIMARY", RolloutState: "COMPLETED", Desired: 2, Running: 1}}})
+	svc, err := ecsx.ForceNewDeployment(context.Background(), srv.ECSClient(), "nexus", "science")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc.Name != "science" || len(svc.Deployments) != 2 || svc.Deployments[0].Status != "PRIMARY" ||
+		svc.Deployments[0].RolloutState != ecsx.RolloutInProgress || svc.Deployments[1].Status != "ACTIVE" || !svc.Rolling() {
+		t.Errorf("after the forced deployment: %+v", svc)
+	}
+	if u := srv.Updates(); len(u) != 1 || u[0] != (awsfake.ECSUpdate{Cluster: "nexus", Service: "science", ForceNewDeployment: true}) {
+		t.Errorf("updates = %+v", u)
+	}
+	if _, err := ecsx.ForceNewDeployment(context.Background(), srv.ECSClient(), "nexus", "gone"); err == nil {
+		t.Error("a missing service: no error")
+	}
+}

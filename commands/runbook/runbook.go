@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/spf13/cobra"
 
+	"github.com/nexus-compliance/nexus/aws/cw"
+	"github.com/nexus-compliance/nexus/aws/logs"
 	"github.com/nexus-compliance/nexus/aws/queue"
 	"github.com/nexus-compliance/nexus/aws/sfnx"
 	"github.com/nexus-compliance/nexus/commands/cmdutil"
@@ -315,6 +317,27 @@ func factoryDeps(ctx context.Context, opts *Options) (runbooks.Deps, error) {
 		},
 		SFN: func(ctx context.Context) (sfnx.API, error) {
 			c, err := f.SFN(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return c, nil
+		},
+		CloudWatch: func(ctx context.Context) (cw.API, error) {
+			c, err := f.CloudWatch(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return c, nil
+		},
+		ECS: func(ctx context.Context) (runbooks.ECSAPI, error) {
+			c, err := f.ECS(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return c, nil
+		},
+		Logs: func(ctx context.Context) (logs.API, error) {
+			c, err := f.Logs(ctx)
 			if err != nil {
 				return nil, err
 			}

@@ -237,7 +237,7 @@ func TestBadInputs(t *testing.T) {
 		code  int
 		want  string
 	}{
-		{"unknown runbook", nil, []string{"run", "nope"}, 2, "available: stuck-pending"},
+		{"unknown runbook", nil, []string{"run", "nope"}, 2, `unknown runbook "nope"; available: `},
 		{"unknown parameter", nil, []string{"run", "stuck-pending", "--dry-run", "--param", "colour=red"}, 2, `no parameter "colour"`},
 		{"bad parameter form", nil, []string{"run", "stuck-pending", "--dry-run", "--param", "threshold"}, 2, "NAME=VALUE"},
 		{"invalid duration", nil, []string{"run", "stuck-pending", "--dry-run", "--param", "threshold=soon"}, 2, "not a duration"},
@@ -245,7 +245,7 @@ func TestBadInputs(t *testing.T) {
 		{"malformed runbook in --dir", nil, []string{"list", "--dir", dir}, 2, "broken.yaml"},
 		{"from-step out of range", nil, []string{"run", "stuck-pending", "--dry-run", "--from-step", "99"}, 2, "--from-step 99"},
 		{"access denied", denied, []string{"run", "stuck-pending", "--dry-run"}, 1, "✗ [1/10] PENDING jobs older than 30m0s: could not check: AccessDeniedException"},
-		{"show unknown", nil, []string{"show", "nope"}, 2, "available: stuck-pending"},
+		{"show unknown", nil, []string{"show", "nope"}, 2, `unknown runbook "nope"; available: `},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := e.run(t, tc.tweak, tc.args...)

@@ -25,7 +25,10 @@ type planned struct {
 	target   string // job id, execution ARN, "DLQ"
 	describe string // the sentence printed, after "would" under --dry-run
 	item     Item
-	fail     bool // redrive-execution: fall back to fail-job; raise-table-capacity: nothing left to raise
+	fail     bool // redrive-execution: fall back to fail-job
+	requeue  bool // redrive-execution: fall back to sending the execution's input to the main queue
+	// skip, when set, says why this target is left alone: reported, never applied.
+	skip string
 }
 
 type action struct {
@@ -42,15 +45,15 @@ func init() {
 		"redrive-dlq": {"move DLQ messages back to the main queue",
 			"with.jobs: only those jobs' messages (else the whole DLQ, at most with.max)", planRedriveDLQ, applyRedriveDLQ},
 		"requeue-job": {"send job messages to the main queue",
-			"a message built from each job record (job_id, control_key, target_framework_key, target_control_ids)", planRequeue, applyRequeue},
+			"a message built from each job record (job_id, control_key, target_framework_key, target_control_ids); a FAILED job is set back to PENDING first (error kept as previous_error_message, requeue_count raised)", planRequeue, applyRequeue},
 		"redrive-execution": {"redrive failed executions",
-			"RedriveExecution each failed execution of with.from; one that is not redrivable is marked FAILED when with.fallback is fail-job", planRedriveExec, applyRedriveExec},
+			"RedriveExecution each failed execution of with.from; one that is not redrivable is marked FAILED (with.fallback fail-job), sent to the main queue again (requeue-job), or left alone", planRedriveExec, applyRedriveExec},
 		"fail-job": {"mark jobs FAILED",
 			"status FAILED, failed_at, error_message = with.reason; only while the job is still PENDING", planFail, applyFail},
 		"raise-table-capacity": {"raise provisioned DynamoDB capacity",
 			"UpdateTable each throttled PROVISIONED table or GSI of with.from: read and write capacity × with.factor, at most with.max_capacity", planRaiseCapacity, applyRaiseCapacity},
 		"force-new-deployment": {"force new ECS deployments",
-			"UpdateService forceNewDeployment for each unhealthy service of with.from (same task definition, fresh tasks)", planForceDeployment, applyForceDeployment},
+			"UpdateService forceNewDeployment for each unhealthy service of with.from, or for with.services (all, science, strands) whatever their health; a service already rolling out is left alone", planForceDeployment, applyForceDeployment},
 	}
 }
 
@@ -233,39 +236,56 @@ func planRequeue(r *run, s Step) ([]planned, error) {
 	var out []planned
 	for _, it := range r.jobItems(s) {
 		if it.job == nil {
-			return nil, fmt.Errorf("job %s: its record was not read by an earlier stuck-jobs step", it.JobID)
+			return nil, fmt.Errorf("job %s: its record was not read by an earlier stuck-jobs or failed-jobs step", it.JobID)
 		}
-		out = append(out, planned{target: it.JobID, item: it,
-			describe: fmt.Sprintf("send %s to %s", jobMessage(it.job), r.deps.Env.QueueName)})
+		p := planned{target: it.JobID, item: it, skip: it.retryLimit,
+			describe: fmt.Sprintf("send %s to %s", jobMessage(it.job), r.deps.Env.QueueName)}
+		if it.job.Status == pipeline.JobFailed {
+			p.describe = fmt.Sprintf("set job %s from FAILED back to PENDING and send %s to %s", it.JobID, jobMessage(it.job), r.deps.Env.QueueName)
+		}
+		out = append(out, p)
 	}
 	return out, nil
 }
 
+// applyRequeue sends the PENDING jobs' messages in batches; a FAILED job
+// goes one at a time, since its record changes with its message.
 func applyRequeue(r *run, s Step, plan []planned) []error {
 	errsOut := make([]error, len(plan))
+	var pending []int
+	for i, p := range plan {
+		if p.item.job.Status == pipeline.JobFailed {
+			errsOut[i] = r.requeue(p.target, jobMessage(p.item.job), string(pipeline.JobFailed))
+		} else {
+			pending = append(pending, i)
+		}
+	}
+	if len(pending) == 0 {
+		return errsOut
+	}
 	api, mainURL, _, err := r.queues()
-	for start := 0; start < len(plan); start += queue.MaxBatch {
-		chunk := plan[start:min(start+queue.MaxBatch, len(plan))]
+	for start := 0; start < len(pending); start += queue.MaxBatch {
+		chunk := pending[start:min(start+queue.MaxBatch, len(pending))]
 		if err != nil {
-			for i := range chunk {
-				errsOut[start+i] = err
+			for _, i := range chunk {
+				errsOut[i] = err
 			}
 			continue
 		}
 		entries := make([]sqstypes.SendMessageBatchRequestEntry, len(chunk))
-		for i, p := range chunk {
-			entries[i] = sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(jobMessage(p.item.job))}
+		for n, i := range chunk {
+			entries[n] = sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(n)), MessageBody: aws.String(jobMessage(plan[i].item.job))}
 		}
 		out, serr := api.SendMessageBatch(r.ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(mainURL), Entries: entries})
 		if serr != nil {
-			for i := range chunk {
-				errsOut[start+i] = serr
+			for _, i := range chunk {
+				errsOut[i] = serr
 			}
 			continue
 		}
 		for _, f := range out.Failed {
-			i, _ := strconv.Atoi(aws.ToString(f.Id))
-			errsOut[start+i] = fmt.Errorf("%s: %s", aws.ToString(f.Code), aws.ToString(f.Message))
+			n, _ := strconv.Atoi(aws.ToString(f.Id))
+			errsOut[chunk[n]] = fmt.Errorf("%s: %s", aws.ToString(f.Code), aws.ToString(f.Message))
 		}
 	}
 	return errsOut
@@ -279,12 +299,19 @@ func planRedriveExec(r *run, s Step) ([]planned, error) {
 		if !it.Problem || it.exec == nil {
 			continue
 		}
+		e := it.exec
 		switch {
-		case it.exec.Redrivable():
-			out = append(out, planned{target: it.ExecutionARN, item: it, describe: fmt.Sprintf("redrive execution %s of job %s (redrive %d)", it.exec.Name, it.JobID, it.exec.RedriveCount+1)})
+		case e.Redrivable():
+			out = append(out, planned{target: it.ExecutionARN, item: it, describe: fmt.Sprintf("redrive execution %s of job %s (redrive %d)", e.Name, it.JobID, e.RedriveCount+1)})
 		case fallback == "fail-job":
 			out = append(out, planned{target: it.JobID, item: it, fail: true,
-				describe: fmt.Sprintf("mark job %s FAILED: execution %s is %s and not redrivable (%s)", it.JobID, it.exec.Name, it.exec.Status, it.exec.RedriveStatusReason)})
+				describe: fmt.Sprintf("mark job %s FAILED: execution %s is %s and not redrivable (%s)", it.JobID, e.Name, e.Status, e.RedriveStatusReason)})
+		case fallback == "requeue-job" && e.JobID != "":
+			out = append(out, planned{target: it.JobID, item: it, requeue: true,
+				describe: fmt.Sprintf("send job %s back to %s (execution %s is not redrivable: %s)", it.JobID, r.deps.Env.QueueName, e.Name, e.RedriveStatusReason)})
+		default:
+			out = append(out, planned{target: it.ExecutionARN, item: it, describe: fmt.Sprintf("redrive execution %s of job %s", e.Name, it.JobID),
+				skip: fmt.Sprintf("%s and not redrivable (%s)", e.Status, e.RedriveStatusReason)})
 		}
 	}
 	return out, nil
@@ -294,9 +321,14 @@ func applyRedriveExec(r *run, s Step, plan []planned) []error {
 	errsOut := make([]error, len(plan))
 	var api sfnx.API
 	for i, p := range plan {
-		if p.fail {
-			reason := fmt.Sprintf("execution %s %s: %s %s; not redrivable: %s", p.item.exec.Name, p.item.exec.Status, p.item.exec.Error, p.item.exec.Cause, p.item.exec.RedriveStatusReason)
+		e := p.item.exec
+		switch {
+		case p.fail:
+			reason := fmt.Sprintf("execution %s %s: %s %s; not redrivable: %s", e.Name, e.Status, e.Error, e.Cause, e.RedriveStatusReason)
 			errsOut[i] = r.failJob(p.target, reason)
+			continue
+		case p.requeue:
+			errsOut[i] = r.requeue(p.target, e.Input, string(pipeline.JobFailed))
 			continue
 		}
 		if api == nil {
@@ -306,7 +338,7 @@ func applyRedriveExec(r *run, s Step, plan []planned) []error {
 				continue
 			}
 		}
-		_, errsOut[i] = sfnx.Redrive(r.ctx, api, p.target, p.item.exec.RedriveCount)
+		_, errsOut[i] = sfnx.Redrive(r.ctx, api, p.target, e.RedriveCount)
 	}
 	return errsOut
 }

@@ -183,8 +183,8 @@ func planRaiseCapacity(r *run, s Step) ([]planned, error) {
 		rd, wr := raised(t.read, factor, max), raised(t.write, factor, max)
 		p := planned{target: t.name(), item: it}
 		if rd == t.read && wr == t.write {
-			p.describe = fmt.Sprintf("leave %s at %d RCU / %d WCU: already at max_capacity %d (raise it, or look for a hot key)", t.name(), t.read, t.write, max)
-			p.fail = true
+			p.describe = fmt.Sprintf("raise %s (%d RCU / %d WCU)", t.name(), t.read, t.write)
+			p.skip = fmt.Sprintf("already at max_capacity %d (raise it, or look for a hot key)", max)
 		} else {
 			p.describe = fmt.Sprintf("raise %s from %d RCU / %d WCU to %d RCU / %d WCU", t.name(), t.read, t.write, rd, wr)
 		}
@@ -203,9 +203,6 @@ func applyRaiseCapacity(r *run, s Step, plan []planned) []error {
 		switch {
 		case err != nil:
 			errsOut[i] = err
-			continue
-		case p.fail:
-			errsOut[i] = fmt.Errorf("already at max_capacity %d", max)
 			continue
 		}
 		tp := &types.ProvisionedThroughput{ReadCapacityUnits: aws.Int64(raised(t.read, factor, max)), WriteCapacityUnits: aws.Int64(raised(t.write, factor, max))}

@@ -96,6 +96,8 @@ type Item struct {
 	job   *pipeline.Job
 	table *tableThrottle
 	exec  *sfnx.Execution
+	// retryLimit, when set, says why requeue-job must leave this job alone.
+	retryLimit string
 }
 
 // Change is one mutating call an act made (or, under --dry-run, would make).
@@ -254,6 +256,12 @@ func (r *run) step(i int, s Step, sr *StepResult) bool {
 			return false
 		}
 	}
+	if s.Unless != nil {
+		if hold, why := r.cond(s.Unless); hold {
+			sr.Status, sr.Summary = StatusSkipped, "held back: "+why
+			return false
+		}
+	}
 	switch s.Kind {
 	case KindNote:
 		sr.Status, sr.Summary = StatusOK, r.expand(s.Message)
@@ -280,6 +288,11 @@ func (r *run) step(i int, s Step, sr *StepResult) bool {
 		}
 		if sr.Count == 0 {
 			sr.Count = problems(sr)
+		}
+		if s.Advisory {
+			for i := range sr.Items {
+				sr.Items[i].Problem = false
+			}
 		}
 		if sr.Status == "" {
 			sr.Status = StatusOK
@@ -322,17 +335,33 @@ func (r *run) cond(c *Condition) (bool, string) {
 	return ok, fmt.Sprintf("%s.count = %d, %s %d is %s", c.Step, n, sym, c.Value, verdict)
 }
 
-// act plans an act, asks, and carries it out.
+// act plans an act, asks, and carries it out. Plan entries with a skip
+// reason are reported but never applied, and keep the act from resolving
+// the problems it names.
 func (r *run) act(s Step, sr *StepResult) {
 	a := actions[s.Action]
-	plan, err := a.plan(r, s)
+	all, err := a.plan(r, s)
 	if err != nil {
 		sr.Status, sr.Error, sr.Summary = StatusFail, describe(err), "could not plan: "+describe(err)
 		return
 	}
+	var plan []planned
+	for _, p := range all {
+		if p.skip == "" {
+			plan = append(plan, p)
+			continue
+		}
+		sr.Changes = append(sr.Changes, Change{Step: s.ID, Action: s.Action, Target: p.target, Result: "skipped: " + p.skip})
+		sr.Evidence = append(sr.Evidence, "left alone: "+p.describe+": "+p.skip)
+	}
+	left := len(all) - len(plan)
 	sr.Count = len(plan)
 	if len(plan) == 0 {
 		sr.Status, sr.Summary = StatusOK, "nothing to do"
+		if left > 0 {
+			sr.Status, sr.Summary = StatusWarn, fmt.Sprintf("nothing it can do: %d left alone", left)
+			return
+		}
 		r.resolve(s)
 		return
 	}
@@ -372,11 +401,18 @@ func (r *run) act(s Step, sr *StepResult) {
 		sr.Evidence = append(sr.Evidence, p.describe+": "+res)
 	}
 	sr.Summary = fmt.Sprintf("%s: %d done, %d failed", a.verb, done, bad)
+	if left > 0 {
+		sr.Summary += fmt.Sprintf(", %d left alone", left)
+	}
 	if bad > 0 {
 		sr.Status, sr.Error = StatusFail, fmt.Sprintf("%d of %d failed", bad, len(plan))
 		return
 	}
 	sr.Status = StatusOK
+	if left > 0 {
+		sr.Status = StatusWarn
+		return
+	}
 	r.resolve(s)
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nexus-compliance/nexus/aws/cw"
+	"github.com/nexus-compliance/nexus/aws/ecsx"
 	"github.com/nexus-compliance/nexus/aws/logs"
 	"github.com/nexus-compliance/nexus/aws/queue"
 	logscmd "github.com/nexus-compliance/nexus/commands/logs"
@@ -113,7 +114,13 @@ func stageLatency(r *run, s Step, sr *StepResult) error {
 		return err
 	}
 	now := r.deps.Now()
-	res, err := logs.RunQuery(r.ctx, api, logs.QueryOptions{Groups: groups, Query: q.Query, Start: now.Add(-window), End: now, PollInterval: r.deps.QueryPoll})
+	start := now.Add(-window)
+	if key := r.argString(s, "since_deployment", ""); key != "" {
+		if start, err = r.sinceDeployment(key, start, sr); err != nil {
+			return err
+		}
+	}
+	res, err := logs.RunQuery(r.ctx, api, logs.QueryOptions{Groups: groups, Query: q.Query, Start: start, End: now, PollInterval: r.deps.QueryPoll})
 	if err != nil {
 		return err
 	}
@@ -138,13 +145,51 @@ func stageLatency(r *run, s Step, sr *StepResult) error {
 		sr.Evidence = append(sr.Evidence, line)
 		sr.Items = append(sr.Items, Item{Resource: st.stage, Problem: st.p95 > st.limit, Age: st.p95.String(), Detail: line})
 	}
+	span := "in the last " + window.String()
+	if got := now.Sub(start).Round(time.Second); got < window {
+		span = fmt.Sprintf("since %s (%s ago)", start.UTC().Format(time.RFC3339), got)
+	}
 	if len(stats) == 0 {
-		sr.Summary = fmt.Sprintf("no stage timings logged in the last %s", window)
+		sr.Summary = "no stage timings logged " + span
 		return nil
 	}
-	sr.Summary = fmt.Sprintf("slowest stage: %s (p95 %s, threshold %s); %d of %d stage(s) above their threshold in the last %s",
-		stats[0].stage, stats[0].p95, stats[0].limit, problems(sr), len(stats), window)
+	sr.Summary = fmt.Sprintf("slowest stage: %s (p95 %s, threshold %s); %d of %d stage(s) above their threshold %s",
+		stats[0].stage, stats[0].p95, stats[0].limit, problems(sr), len(stats), span)
 	return nil
+}
+
+// sinceDeployment moves start up to when the primary deployment of the
+// service key (science, strands) began, when that is later: timings from
+// tasks a deployment replaced say nothing about the tasks serving now, so
+// a run after a forced deployment judges the new tasks alone. Without ECS
+// settings the whole window is used, and the evidence says so.
+func (r *run) sinceDeployment(key string, start time.Time, sr *StepResult) (time.Time, error) {
+	env := r.deps.Env
+	svcs := r.nexusServices(key)
+	if len(svcs) != 1 {
+		return start, fmt.Errorf("since_deployment %q: want science or strands", key)
+	}
+	if env.ECSCluster == "" || svcs[0].name == "" || r.deps.ECS == nil {
+		sr.Evidence = append(sr.Evidence, "ECS not configured (ecs_cluster, "+key+"_service): timings cover the whole window")
+		return start, nil
+	}
+	api, err := r.deps.ECS(r.ctx)
+	if err != nil {
+		return start, err
+	}
+	states, err := ecsx.DescribeServices(r.ctx, api, env.ECSCluster, svcs[0].name)
+	if err != nil {
+		return start, err
+	}
+	for _, d := range states[0].Deployments {
+		if d.Status != "PRIMARY" || !d.Created.After(start) {
+			continue
+		}
+		sr.Evidence = append(sr.Evidence, fmt.Sprintf("timings since %s's deployment %s began at %s (%s); earlier ones came from replaced tasks",
+			svcs[0].name, d.ID, d.Created.UTC().Format(time.RFC3339), d.RolloutState))
+		return d.Created, nil
+	}
+	return start, nil
 }
 
 // slowStages counts the slow stages of with.from that are among with.stages

@@ -22,7 +22,8 @@
 //     would do instead.
 //   - note: guidance text.
 //
-// Any step may carry when: a condition that must hold for it to run.
+// Any step may carry when (a condition that must hold for it to run) and
+// unless (one that must not).
 package runbooks
 
 import (
@@ -104,6 +105,14 @@ type Step struct {
 	With map[string]any `json:"with,omitempty"`
 	// When must hold for the step to run (any kind).
 	When *Condition `json:"when,omitempty"`
+	// Unless must not hold for the step to run: an act that would make
+	// things worse while some other finding stands (retrying jobs while
+	// Bedrock still throttles) names that finding here.
+	Unless *Condition `json:"unless,omitempty"`
+	// Advisory marks a check whose findings are worth showing (!) and
+	// may drive notes and acts, but are not problems that fail the run:
+	// throttles that happened in the window but have stopped.
+	Advisory bool `json:"advisory,omitempty"`
 	// Stop ends the run (healthy) when a decide step's When is false.
 	Stop bool `json:"stop,omitempty"`
 	// Message is the decide step's text, or the note's guidance.
@@ -229,13 +238,22 @@ func (rb *Runbook) Validate() error {
 		if s.Kind != KindCheck && s.Probe != "" || s.Kind != KindAct && s.Action != "" {
 			return fmt.Errorf("steps[%d] (%s): probe belongs to check steps and action to act steps", i, s.ID)
 		}
-		if s.When != nil {
-			if err := earlier(s.When.Step, "when.step", i); err != nil {
+		for what, c := range map[string]*Condition{"when": s.When, "unless": s.Unless} {
+			if c == nil {
+				continue
+			}
+			if err := earlier(c.Step, what+".step", i); err != nil {
 				return err
 			}
-			if !slices.Contains(ops, s.When.Op) {
-				return fmt.Errorf("steps[%d] (%s): when.op %q is not one of %s", i, s.ID, s.When.Op, strings.Join(ops, ", "))
+			if !slices.Contains(ops, c.Op) {
+				return fmt.Errorf("steps[%d] (%s): %s.op %q is not one of %s", i, s.ID, what, c.Op, strings.Join(ops, ", "))
 			}
+		}
+		if s.Unless != nil && s.Kind == KindDecide {
+			return fmt.Errorf("steps[%d] (%s): a decide step takes when, not unless", i, s.ID)
+		}
+		if s.Advisory && s.Kind != KindCheck {
+			return fmt.Errorf("steps[%d] (%s): advisory applies to check steps only", i, s.ID)
 		}
 		for k, v := range s.With {
 			switch k {

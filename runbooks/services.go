@@ -238,7 +238,49 @@ func logErrors(r *run, s Step, sr *StepResult) error {
 	return nil
 }
 
+// planForceDeployment plans a new deployment of each unhealthy service of
+// with.from or, with with.services (all, science, strands), of those
+// services whatever their health — for a service that is up but slow. A
+// service already rolling out is left alone: a second deployment would
+// only replace tasks that have not started yet.
 func planForceDeployment(r *run, s Step) ([]planned, error) {
+	env := r.deps.Env
+	if which := r.argString(s, "services", ""); which != "" {
+		if env.ECSCluster == "" {
+			return nil, errors.New("no ECS cluster configured (ecs_cluster)")
+		}
+		if r.deps.ECS == nil {
+			return nil, errors.New("no ECS client configured")
+		}
+		reason := r.argString(s, "reason", "")
+		var names []string
+		for _, svc := range r.nexusServices(which) {
+			if svc.name == "" {
+				return nil, fmt.Errorf("no ECS service name configured for %s (%s_service)", svc.key, svc.key)
+			}
+			names = append(names, svc.name)
+		}
+		api, err := r.deps.ECS(r.ctx)
+		if err != nil {
+			return nil, err
+		}
+		states, err := ecsx.DescribeServices(r.ctx, api, env.ECSCluster, names...)
+		if err != nil {
+			return nil, err
+		}
+		var out []planned
+		for i, st := range states {
+			p := planned{target: names[i], describe: fmt.Sprintf("force a new deployment of ECS service %s in cluster %s (%s)", names[i], env.ECSCluster, reason)}
+			switch {
+			case st.Status != "ACTIVE":
+				p.skip = "the service is " + st.Status
+			case st.Rolling():
+				p.skip = "a deployment is already rolling out"
+			}
+			out = append(out, p)
+		}
+		return out, nil
+	}
 	ref, _ := s.With["from"].(string)
 	var out []planned
 	for _, it := range r.res[ref].Items {
@@ -246,7 +288,7 @@ func planForceDeployment(r *run, s Step) ([]planned, error) {
 			continue
 		}
 		out = append(out, planned{target: it.Resource, item: it,
-			describe: fmt.Sprintf("force a new deployment of ECS service %s in cluster %s (%s)", it.Resource, r.deps.Env.ECSCluster, it.Detail)})
+			describe: fmt.Sprintf("force a new deployment of ECS service %s in cluster %s (%s)", it.Resource, env.ECSCluster, it.Detail)})
 	}
 	return out, nil
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -45,6 +46,7 @@ type LogsServer struct {
 	pageSize int
 	throttle int // FilterLogEvents calls still to throttle
 	queries  map[string][]map[string]string
+	queryAt  map[string]time.Time
 	started  map[string]*logsQuery
 	calls    map[string]int
 	requests []map[string]any
@@ -61,6 +63,7 @@ type logsQuery struct {
 func NewLogsServer(t testing.TB) *LogsServer {
 	s := &LogsServer{
 		groups: map[string][]LogsEvent{}, pageSize: 50, queries: map[string][]map[string]string{},
+		queryAt: map[string]time.Time{},
 		started: map[string]*logsQuery{}, calls: map[string]int{},
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
@@ -135,6 +138,16 @@ func (s *LogsServer) SetLogsQueryResults(substr string, rows []map[string]string
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.queries[substr] = rows
+}
+
+// SetLogsQueryResultsLoggedAt is SetLogsQueryResults for rows aggregated
+// from events logged at one time: a query whose range does not hold at
+// gets no rows, as Logs Insights would answer.
+func (s *LogsServer) SetLogsQueryResultsLoggedAt(substr string, at time.Time, rows []map[string]string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.queries[substr] = rows
+	s.queryAt[substr] = at
 }
 
 // LogsCalls is how many times op was called.
@@ -297,9 +310,14 @@ func (s *LogsServer) startQuery(w http.ResponseWriter, req map[string]any) {
 	q := logsStr(req, "queryString")
 	var rows []map[string]string
 	best := -1
+	from, _ := logsInt(req, "startTime")
+	to, _ := logsInt(req, "endTime")
 	for substr, r := range s.queries {
 		if strings.Contains(q, substr) && len(substr) > best {
 			rows, best = r, len(substr)
+			if at, ok := s.queryAt[substr]; ok && (at.Unix() < from || at.Unix() > to) {
+				rows = nil
+			}
 		}
 	}
 	s.nextID++

@@ -160,17 +160,31 @@ func showText(w io.Writer, rb *runbooks.Runbook) {
 		}
 	}
 	fmt.Fprintln(w, "\nSteps:")
+	whats := make([]string, len(rb.Steps))
+	idW, whatW := 0, 0
 	for i, s := range rb.Steps {
-		what := s.Kind
+		whats[i] = s.Kind
 		switch s.Kind {
 		case runbooks.KindCheck:
-			what += " " + s.Probe
+			whats[i] += " " + s.Probe
 		case runbooks.KindAct:
-			what += " " + s.Action
+			whats[i] += " " + s.Action
 		}
-		fmt.Fprintf(w, "  %2d. %-10s %-24s %s\n", i+1, s.ID, what, s.Title)
+		idW, whatW = max(idW, len(s.ID)), max(whatW, len(whats[i]))
+	}
+	for i, s := range rb.Steps {
+		fmt.Fprintf(w, "  %2d. %-*s  %-*s  %s\n", i+1, idW, s.ID, whatW, whats[i], s.Title)
 		if s.When != nil {
 			fmt.Fprintf(w, "      when %s.count %s %d\n", s.When.Step, s.When.Op, s.When.Value)
+		}
+		if s.Unless != nil {
+			fmt.Fprintf(w, "      unless %s.count %s %d\n", s.Unless.Step, s.Unless.Op, s.Unless.Value)
+		}
+		if s.Advisory {
+			fmt.Fprintln(w, "      advisory: findings shown, not counted as problems")
+		}
+		if len(s.Resolves) > 0 {
+			fmt.Fprintf(w, "      resolves %s\n", strings.Join(s.Resolves, ", "))
 		}
 	}
 }

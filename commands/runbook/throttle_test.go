@@ -115,7 +115,7 @@ func TestDynamoDBThrottlingProvisioned(t *testing.T) {
 		t.Errorf("audit line:\n%s", errOut)
 	}
 
-	// At the cap there is nothing left to raise: the act fails, exit 3.
+	// At the cap there is nothing left to raise: the act leaves it alone, exit 3.
 	code, out, _ = e.run(t, fk.tweak, "run", "dynamodb-throttling", "--yes", "--param", "max_capacity=10")
 	if code != cmdutil.ExitProblems || !strings.Contains(out, "already at max_capacity 10") {
 		t.Errorf("at the cap: exit %d\n%s", code, out)

@@ -1,0 +1,174 @@
+package runbooks
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/nexus-compliance/nexus/aws/dynamo"
+	"github.com/nexus-compliance/nexus/pipeline"
+)
+
+// requeuesAttr counts how often a runbook sent a FAILED job back to the
+// queue, so a job that fails the same way every time is not retried forever.
+const requeuesAttr = "requeue_count"
+
+// failedJobs finds MappingJobs that FAILED within with.window whose
+// error_message (or error object) matches with.pattern, a case-insensitive
+// regular expression. Each is a problem; one requeued with.max_requeues
+// times already is still reported, but marked so requeue-job leaves it.
+func failedJobs(r *run, s Step, sr *StepResult) error {
+	env := r.deps.Env
+	if env == nil || env.Tables.Jobs == "" {
+		return errors.New("no jobs table configured (tables.jobs / JOB_TABLE_NAME)")
+	}
+	window := r.argDuration(s, "window", time.Hour)
+	pattern := r.argString(s, "pattern", ".")
+	re, err := regexp.Compile("(?i)" + pattern)
+	if err != nil {
+		return fmt.Errorf("pattern %q: %w", pattern, err)
+	}
+	maxRequeues := r.argInt(s, "max_requeues", 3)
+	limit := r.argInt(s, "limit", 1000)
+	api, err := r.deps.DynamoDB(r.ctx)
+	if err != nil {
+		return err
+	}
+	now := r.deps.Now()
+	cutoff := now.UTC().Add(-window).Format("2006-01-02T15:04:05")
+	b := dynamo.NewBuilder()
+	filter := dynamo.And(b.Equal("status", dynamo.S(string(pipeline.JobFailed))), b.Name("failed_at")+" >= "+b.Value(dynamo.S(cutoff)))
+	req := dynamo.Request{Table: env.Tables.Jobs, Filter: filter, Names: b.Names(), Values: b.Values(), Limit: limit, KeyAttributes: []string{dynamo.JobID}}
+	matched := 0
+	res, err := dynamo.Read(r.ctx, api, req, func(it dynamo.Item) error {
+		var j pipeline.Job
+		if err := attributevalue.UnmarshalMap(it, &j); err != nil {
+			return fmt.Errorf("reading job %s: %w", dynamo.Text(it[dynamo.JobID]), err)
+		}
+		why := j.ErrorMessage
+		if len(j.Error) > 0 {
+			b, _ := json.Marshal(j.Error)
+			why += " " + string(b)
+		}
+		if !re.MatchString(why) {
+			return nil
+		}
+		matched++
+		requeues, _ := strconv.Atoi(dynamo.Text(it[requeuesAttr]))
+		detail := firstLine(j.ErrorMessage)
+		if detail == "" {
+			detail = firstLine(why)
+		}
+		if requeues > 0 {
+			detail += fmt.Sprintf(" (requeued %d time(s) before)", requeues)
+		}
+		item := Item{JobID: j.JobID, Status: string(j.Status), Age: age(now, j.FailedAt), Problem: true, Detail: detail, job: &j}
+		if requeues >= maxRequeues {
+			item.retryLimit = fmt.Sprintf("requeued %d time(s) already (max_requeues %d): find out why it keeps failing", requeues, maxRequeues)
+		}
+		sr.Items = append(sr.Items, item)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("scanning %s: %w", env.Tables.Jobs, err)
+	}
+	sort.Slice(sr.Items, func(i, j int) bool { return sr.Items[i].job.FailedAt < sr.Items[j].job.FailedAt })
+	for _, it := range sr.Items {
+		sr.Evidence = append(sr.Evidence, fmt.Sprintf("%s  failed %s ago  %s", it.JobID, it.Age, it.Detail))
+	}
+	sr.Summary = fmt.Sprintf("%d job(s) FAILED in the last %s with an error matching %q (scanned %d)", matched, window, pattern, res.Scanned)
+	if res.Truncated {
+		sr.Summary += fmt.Sprintf("; stopped at limit %d", limit)
+	}
+	return nil
+}
+
+func firstLine(s string) string {
+	for i, c := range s {
+		if c == '\n' {
+			s = s[:i]
+			break
+		}
+	}
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}
+
+// requeue sends body to the main queue for a job. A job that ended in
+// status from (FAILED) goes back to PENDING first — its error kept as
+// previous_error_message and requeue_count raised — so the API shows it
+// queued again and the SQS trigger takes it from there; if the send is
+// refused the record is put back as it was. The status condition makes a
+// job that moved on meanwhile an error, not a silent overwrite.
+func (r *run) requeue(jobID, body, from string) error {
+	if body == "" {
+		return errors.New("no job message to send")
+	}
+	api, err := r.deps.DynamoDB(r.ctx)
+	if err != nil {
+		return err
+	}
+	key := dynamo.Item{dynamo.JobID: dynamo.S(jobID)}
+	table := aws.String(r.deps.Env.Tables.Jobs)
+	now := r.deps.Now().UTC().Format(time.RFC3339)
+	var old dynamo.Item
+	if from != "" {
+		b := dynamo.NewBuilder()
+		update := "SET " + b.Name("status") + " = " + b.Value(dynamo.S(string(pipeline.JobPending))) + ", " +
+			b.Name("updated_at") + " = " + b.Value(dynamo.S(now)) + ", " + b.Name("requeued_at") + " = " + b.Value(dynamo.S(now)) + ", " +
+			b.Name("previous_error_message") + " = if_not_exists(" + b.Name("error_message") + ", " + b.Value(dynamo.S("")) + "), " +
+			b.Name(requeuesAttr) + " = if_not_exists(" + b.Name(requeuesAttr) + ", " + b.Value(dynamo.N("0")) + ") + " + b.Value(dynamo.N("1")) +
+			" REMOVE " + b.Name("failed_at") + ", " + b.Name("error_message")
+		out, err := api.UpdateItem(r.ctx, &dynamodb.UpdateItemInput{TableName: table, Key: key, UpdateExpression: aws.String(update),
+			ConditionExpression: aws.String(b.Equal("status", dynamo.S(from))), ExpressionAttributeNames: b.Names(),
+			ExpressionAttributeValues: b.Values(), ReturnValues: types.ReturnValueAllOld})
+		if err != nil {
+			var cf *types.ConditionalCheckFailedException
+			if errors.As(err, &cf) {
+				return fmt.Errorf("job %s is no longer %s; left as it is", jobID, from)
+			}
+			return err
+		}
+		old = out.Attributes
+	}
+	qapi, mainURL, _, err := r.queues()
+	if err == nil {
+		var out *sqs.SendMessageBatchOutput
+		out, err = qapi.SendMessageBatch(r.ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(mainURL),
+			Entries: []sqstypes.SendMessageBatchRequestEntry{{Id: aws.String("0"), MessageBody: aws.String(body)}}})
+		if err == nil && len(out.Failed) > 0 {
+			err = fmt.Errorf("send refused: %s: %s", aws.ToString(out.Failed[0].Code), aws.ToString(out.Failed[0].Message))
+		}
+	}
+	if err == nil || old == nil {
+		return err
+	}
+	b := dynamo.NewBuilder()
+	restore := "SET " + b.Name("status") + " = " + b.Value(dynamo.S(from)) + ", " + b.Name(requeuesAttr) + " = " + b.Name(requeuesAttr) + " - " + b.Value(dynamo.N("1"))
+	for _, k := range []string{"failed_at", "error_message", "updated_at"} {
+		if v, ok := old[k]; ok {
+			restore += ", " + b.Name(k) + " = " + b.Value(v)
+		}
+	}
+	_, rerr := api.UpdateItem(r.ctx, &dynamodb.UpdateItemInput{TableName: table, Key: key, UpdateExpression: aws.String(restore),
+		ConditionExpression: aws.String(b.Equal("status", dynamo.S(string(pipeline.JobPending)))), ExpressionAttributeNames: b.Names(),
+		ExpressionAttributeValues: b.Values()})
+	if rerr != nil {
+		return fmt.Errorf("%s; and putting job %s back to %s failed too (it is PENDING with no message: the stuck-pending runbook requeues it): %s", describe(err), jobID, from, describe(rerr))
+	}
+	// Not wrapped: the step's evidence shows this whole sentence, not just the AWS error inside it.
+	return fmt.Errorf("%s (job %s put back to %s)", describe(err), jobID, from)
+}

@@ -244,7 +244,7 @@ func TestBadInputs(t *testing.T) {
 		{"below minimum", nil, []string{"run", "stuck-pending", "--dry-run", "--param", "threshold=10s"}, 2, "below the minimum 1m"},
 		{"malformed runbook in --dir", nil, []string{"list", "--dir", dir}, 2, "broken.yaml"},
 		{"from-step out of range", nil, []string{"run", "stuck-pending", "--dry-run", "--from-step", "99"}, 2, "--from-step 99"},
-		{"access denied", denied, []string{"run", "stuck-pending", "--dry-run"}, 1, "✗ [1/10] PENDING jobs older than 30m0s: could not check: AccessDeniedException"},
+		{"access denied", denied, []string{"run", "stuck-pending", "--dry-run"}, 1, "✗ [1/11] PENDING jobs older than 30m0s: could not check: AccessDeniedException"},
 		{"show unknown", nil, []string{"show", "nope"}, 2, `unknown runbook "nope"; available: `},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

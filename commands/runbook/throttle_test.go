@@ -15,6 +15,7 @@ import (
 	"github.com/nexus-compliance/nexus/aws/cw"
 	"github.com/nexus-compliance/nexus/aws/dynamo/dynamotest"
 	"github.com/nexus-compliance/nexus/aws/logs"
+	"github.com/nexus-compliance/nexus/aws/sfnx"
 	"github.com/nexus-compliance/nexus/commands/cmdutil"
 	"github.com/nexus-compliance/nexus/runbooks"
 )
@@ -25,6 +26,7 @@ type fakes struct {
 	cw   *awsfake.CWServer
 	ecs  *awsfake.ECSServer
 	logs *awsfake.LogsServer
+	sfn  *awsfake.SFNServer
 }
 
 func (fk fakes) tweak(o *Options) {
@@ -38,6 +40,9 @@ func (fk fakes) tweak(o *Options) {
 		}
 		if fk.logs != nil {
 			d.Logs = func(context.Context) (logs.API, error) { return fk.logs.LogsClient(), nil }
+		}
+		if fk.sfn != nil {
+			d.SFN = func(context.Context) (sfnx.API, error) { return fk.sfn.SFNClient(), nil }
 		}
 		d.QueryPoll = 5 * time.Millisecond
 		return d, err
@@ -81,7 +86,12 @@ func TestDynamoDBThrottlingProvisioned(t *testing.T) {
 	// Too old for the default 15m window.
 	srv.PutMetric("AWS/DynamoDB", "WriteThrottleEvents", map[string]string{"TableName": e.jobs},
 		awsfake.CWDatapoint{Time: time.Now().Add(-time.Hour), Value: 50})
-	fk := fakes{cw: srv}
+	sfnSrv := awsfake.NewSFNServer(t)
+	throttled := failedExecution(sfnSrv, "job-throttled", "ProvisionedThroughputExceededException",
+		"An error occurred (ProvisionedThroughputExceededException) when calling the Query operation", time.Now().Add(-30*time.Minute))
+	failedExecution(sfnSrv, "job-bedrock", "ThrottlingException", "An error occurred (ThrottlingException) when calling the Converse operation", time.Now().Add(-20*time.Minute))
+	e.vars["STATE_MACHINE_ARN"] = stateMachine
+	fk := fakes{cw: srv, sfn: sfnSrv}
 
 	code, out, errOut := e.run(t, fk.tweak, "run", "dynamodb-throttling", "--dry-run")
 	if code != cmdutil.ExitProblems {
@@ -89,7 +99,8 @@ func TestDynamoDBThrottlingProvisioned(t *testing.T) {
 	}
 	for _, want := range []string{prov + " (provisioned 5 RCU / 400 WCU): 7 read and 0 write throttle events, 7 throttled requests",
 		"1 of 1 PROVISIONED table(s) and index(es) throttled", "0 of 8 PAY_PER_REQUEST",
-		"would raise " + prov + " from 5 RCU / 400 WCU to 10 RCU / 800 WCU", "Dry run: 1 change(s) planned, none made"} {
+		"would raise " + prov + " from 5 RCU / 400 WCU to 10 RCU / 800 WCU", "1 execution(s) failed, timed out or were aborted in the last 6h0m0s",
+		"would redrive execution job-throttled of job job-throttled (redrive 1)", "Dry run: 2 change(s) planned, none made"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("dry-run output lacks %q:\n%s", want, out)
 		}
@@ -104,6 +115,13 @@ func TestDynamoDBThrottlingProvisioned(t *testing.T) {
 		t.Errorf("GetMetricData calls = %d, want 2 (one per check)", srv.Calls("GetMetricData"))
 	}
 
+	if strings.Contains(out, "job-bedrock") {
+		t.Errorf("an execution Bedrock throttled is listed as a DynamoDB one:\n%s", out)
+	}
+	if x, _ := sfnSrv.Execution(throttled); x.Status != "FAILED" {
+		t.Errorf("after dry run the execution is %s", x.Status)
+	}
+
 	code, out, errOut = e.run(t, fk.tweak, "run", "dynamodb-throttling", "--yes", "--param", "max_capacity=600")
 	if code != cmdutil.ExitOK {
 		t.Fatalf("--yes exit = %d, want 0\n%s\n%s", code, out, errOut)
@@ -111,8 +129,11 @@ func TestDynamoDBThrottlingProvisioned(t *testing.T) {
 	if r, w := capacity(t, e.ddb, prov); r != 10 || w != 600 {
 		t.Errorf("after --yes capacity = %d/%d, want 10/600 (write capped at max_capacity)", r, w)
 	}
-	if !strings.Contains(errOut, "runbook.dynamodb-throttling result=ok") || !strings.Contains(errOut, "changed=1") {
+	if !strings.Contains(errOut, "runbook.dynamodb-throttling result=ok") || !strings.Contains(errOut, "changed=2") {
 		t.Errorf("audit line:\n%s", errOut)
+	}
+	if x, _ := sfnSrv.Execution(throttled); x.Status != "RUNNING" {
+		t.Errorf("after --yes the throttled execution is %s, want RUNNING (redriven)", x.Status)
 	}
 
 	// At the cap there is nothing left to raise: the act leaves it alone, exit 3.

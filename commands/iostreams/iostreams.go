@@ -26,6 +26,12 @@ type IOStreams struct {
 	stderrTTY bool
 	noColor   bool
 	width     int
+
+	// answers reads In for Confirm. One reader for the life of the
+	// streams: a reader per question would buffer past its line and
+	// swallow the answers to the questions after it.
+	answers    *bufio.Reader
+	answersSrc io.Reader
 }
 
 // System returns the process's streams with their terminal facts detected.
@@ -84,7 +90,10 @@ func (s *IOStreams) TerminalWidth() int { return s.width }
 // Anything but y or yes is a no, so a stray Enter never changes anything.
 func (s *IOStreams) Confirm(question string) (bool, error) {
 	fmt.Fprintf(s.ErrOut, "%s [y/N]: ", question)
-	line, err := bufio.NewReader(s.In).ReadString('\n')
+	if s.answers == nil || s.answersSrc != s.In {
+		s.answers, s.answersSrc = bufio.NewReader(s.In), s.In
+	}
+	line, err := s.answers.ReadString('\n')
 	if err != nil && line == "" {
 		if err == io.EOF {
 			return false, nil

@@ -20,6 +20,23 @@ func TestConfirm(t *testing.T) {
 	}
 }
 
+// Several questions in one command each get their own line of stdin.
+func TestConfirmSeveral(t *testing.T) {
+	ios, in, _, _ := Test()
+	in.WriteString("y\nn\nyes\n")
+	var got []bool
+	for range 4 {
+		ok, err := ios.Confirm("Go ahead?")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, ok)
+	}
+	if got[0] != true || got[1] != false || got[2] != true || got[3] != false {
+		t.Errorf("answers = %v, want [true false true false] (the 4th reads EOF: no)", got)
+	}
+}
+
 func TestTerminalFacts(t *testing.T) {
 	ios, _, _, _ := Test()
 	if ios.CanPrompt() || ios.IsStdoutTTY() || ios.ColorEnabled() {

@@ -27,7 +27,10 @@ import (
 )
 
 type env struct {
-	vars            map[string]string
+	vars map[string]string
+	// tty makes stdin and stdout terminals, with stdin reading answers.
+	tty             bool
+	answers         string
 	ddb             *dynamodb.Client
 	sq              *sqs.Client
 	mainURL, dlqURL string
@@ -83,6 +86,11 @@ func (e *env) jobIDs(t *testing.T, url string) []string {
 func (e *env) run(t *testing.T, tweak func(*Options), args ...string) (code int, out, errOut string) {
 	t.Helper()
 	f, streams := cmdtest.Factory(t, e.vars)
+	if e.tty {
+		f.IOStreams.SetStdinTTY(true)
+		f.IOStreams.SetStdoutTTY(true)
+		streams.In.WriteString(e.answers)
+	}
 	if i := indexOf(args, "-o"); i >= 0 {
 		f.Flags.Output = args[i+1]
 		args = append(args[:i:i], args[i+2:]...)

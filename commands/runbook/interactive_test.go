@@ -97,3 +97,18 @@ steps:
 		t.Errorf("main queue holds %v, want [job-a]", got)
 	}
 }
+
+func TestCompletion(t *testing.T) {
+	t.Parallel()
+	e := &env{vars: map[string]string{}}
+	_, out, _ := e.run(t, nil, "__complete", "run", "")
+	for _, name := range []string{"bedrock-rate-limit", "dynamodb-throttling", "ecs-not-responding", "high-latency", "stuck-pending"} {
+		if !strings.Contains(out, name+"\t") {
+			t.Errorf("runbook names lack %s:\n%s", name, out)
+		}
+	}
+	_, out, _ = e.run(t, nil, "__complete", "run", "stuck-pending", "--param", "")
+	if !strings.Contains(out, "threshold=\t") || !strings.Contains(out, "max=\t") {
+		t.Errorf("--param completion:\n%s", out)
+	}
+}

@@ -60,11 +60,29 @@ Exit status of run: 0 healthy, 3 problems found or left unfixed (including under
 AccessDenied: that step shows ✗ with the reason), 2 a usage error.`,
 	}
 	cmd.PersistentFlags().StringVar(&dir, "dir", "", "also load the runbooks of `DIR`")
+	_ = cmd.MarkPersistentFlagDirname("dir")
+	// Runbook names (from --dir too) complete the NAME argument.
+	completeName := func(c *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		all, err := runbooks.Catalog(dir)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		var names []string
+		for _, rb := range all {
+			names = append(names, rb.Name+"\t"+rb.Title)
+		}
+		return names, cobra.ShellCompDirectiveNoFileComp
+	}
 
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List the runbooks",
-		Args:  cobra.NoArgs,
+		Example: `  nexus runbook list
+  nexus runbook list --dir ./our-runbooks -o json`,
+		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			all, err := catalog(dir)
 			if err != nil {
@@ -86,7 +104,10 @@ AccessDenied: that step shows ✗ with the reason), 2 a usage error.`,
 	show := &cobra.Command{
 		Use:   "show NAME",
 		Short: "Show a runbook's parameters and steps",
-		Args:  cobra.ExactArgs(1),
+		Example: `  nexus runbook show bedrock-rate-limit
+  nexus runbook show stuck-pending -o yaml`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeName,
 		RunE: func(c *cobra.Command, args []string) error {
 			rb, err := find(dir, args[0])
 			if err != nil {
@@ -111,9 +132,19 @@ AccessDenied: that step shows ✗ with the reason), 2 a usage error.`,
 --yes elsewhere; --dry-run makes no change at all and prints what each act would do.
 --from-step N skips the acts and notes before step N (earlier checks still run, since
 later steps need their findings). Every run is written to the audit log.`,
-		Example: `  nexus runbook run stuck-pending --dry-run
-  nexus runbook run stuck-pending --param threshold=1h --yes --env prod`,
-		Args: cobra.ExactArgs(1),
+		Example: `  # What is wrong, and what would be done about it: no change made
+  nexus runbook run stuck-pending --dry-run
+
+  # Fix it unattended (CI, cron), with a parameter
+  nexus runbook run stuck-pending --param threshold=1h --yes --env prod
+
+  # Machine-readable report; exit 0 healthy, 3 problems, 1 failed
+  nexus runbook run high-latency --dry-run -o json | jq '.steps[] | select(.status != "ok")'
+
+  # Resume at the requeue step after handling the DLQ by hand
+  nexus runbook run stuck-pending --from-step 9`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeName,
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.Name, opts.Dir, opts.Ctx = args[0], dir, c.Context()
 			if runF != nil {
@@ -127,6 +158,25 @@ later steps need their findings). Every run is written to the audit log.`,
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "check and plan only; make no change")
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "do not ask before acting (required when not on a terminal)")
 	fl.IntVar(&opts.FromStep, "from-step", 0, "skip the acts and notes before step `N`")
+	// --param completes NAME= with the chosen runbook's parameters.
+	_ = run.RegisterFlagCompletionFunc("param", func(c *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+		if len(args) == 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		all, err := runbooks.Catalog(dir)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		rb, err := runbooks.Find(all, args[0])
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var out []string
+		for _, p := range rb.Parameters {
+			out = append(out, fmt.Sprintf("%s=\t%s (default %v)", p.Name, p.Description, p.Default))
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
+	})
 	cmd.AddCommand(list, show, run)
 	return cmd
 }

@@ -30,7 +30,7 @@ func alarms(now time.Time) []awsfake.CWAlarm {
 	}
 }
 
-func TestListAlarmsPagesAndFilters(t *testing.T) {
+func TestListAlarmsPagesAndFiltersOnFake(t *testing.T) {
 	t.Parallel()
 	now := time.Now().Truncate(time.Second)
 	srv := awsfake.NewCWServer(t)
@@ -63,7 +63,7 @@ func TestListAlarmsPagesAndFilters(t *testing.T) {
 	}
 }
 
-func TestListAlarmsThrottledThenOK(t *testing.T) {
+func TestListAlarmsThrottledThenOKOnFake(t *testing.T) {
 	t.Parallel()
 	srv := awsfake.NewCWServer(t)
 	srv.SetAlarms(alarms(time.Now())...)
@@ -89,7 +89,7 @@ func TestListAlarmsThrottledThenOK(t *testing.T) {
 	}
 }
 
-func TestLatestMetric(t *testing.T) {
+func TestLatestMetricOnFake(t *testing.T) {
 	t.Parallel()
 	now := time.Now().Truncate(time.Second)
 	srv := awsfake.NewCWServer(t)
@@ -120,7 +120,7 @@ func TestParseState(t *testing.T) {
 	}
 }
 
-func TestSums(t *testing.T) {
+func TestSumsOnFake(t *testing.T) {
 	t.Parallel()
 	srv := awsfake.NewCWServer(t)
 	now := time.Now()

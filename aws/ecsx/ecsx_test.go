@@ -9,7 +9,7 @@ import (
 	"github.com/nexus-compliance/nexus/aws/ecsx"
 )
 
-func TestDescribeServices(t *testing.T) {
+func TestDescribeServicesOnFake(t *testing.T) {
 	t.Parallel()
 	srv := awsfake.NewECSServer(t)
 	created := time.Now().Add(-time.Hour).Truncate(time.Second)
@@ -41,7 +41,7 @@ func TestDescribeServices(t *testing.T) {
 	}
 }
 
-func TestDescribeServicesDenied(t *testing.T) {
+func TestDescribeServicesDeniedOnFake(t *testing.T) {
 	t.Parallel()
 	srv := awsfake.NewECSServer(t)
 	srv.Deny()
@@ -50,7 +50,7 @@ func TestDescribeServicesDenied(t *testing.T) {
 	}
 }
 
-func TestForceNewDeployment(t *testing.T) {
+func TestForceNewDeploymentOnFake(t *testing.T) {
 	t.Parallel()
 	srv := awsfake.NewECSServer(t)
 	srv.SetService(awsfake.ECSService{Cluster: "nexus", Name: "science", Desired: 2, Running: 1, Deployments: []awsfake.ECSDeployment{

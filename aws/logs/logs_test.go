@@ -14,7 +14,7 @@ import (
 	"github.com/nexus-compliance/nexus/aws/logs"
 )
 
-func TestFilterMergesGroupsAcrossPages(t *testing.T) {
+func TestFilterMergesGroupsAcrossPagesOnFake(t *testing.T) {
 	s := awsfake.NewLogsServer(t)
 	s.SetLogsPageSize(2)
 	s.AddLogsEvents("/a", awsfake.LogsEvent{Timestamp: 1, Message: "a1"}, awsfake.LogsEvent{Timestamp: 4, Message: "a4"},
@@ -45,7 +45,7 @@ func TestFilterMergesGroupsAcrossPages(t *testing.T) {
 	}
 }
 
-func TestFilterBacksOffOnThrottling(t *testing.T) {
+func TestFilterBacksOffOnThrottlingOnFake(t *testing.T) {
 	s := awsfake.NewLogsServer(t)
 	s.AddLogsEvents("/a", awsfake.LogsEvent{Timestamp: 1, Message: "hello"})
 	s.ThrottleLogs(3)
@@ -67,7 +67,7 @@ func TestFilterBacksOffOnThrottling(t *testing.T) {
 	}
 }
 
-func TestFollowFallsBackAndDedupes(t *testing.T) {
+func TestFollowFallsBackAndDedupesOnFake(t *testing.T) {
 	s := awsfake.NewLogsServer(t)
 	s.AddLogsEvents("/a", awsfake.LogsEvent{Timestamp: 1000, Message: "first"})
 	s.AddLogsGroup("/b")
@@ -155,7 +155,7 @@ func TestLimiterPaces(t *testing.T) {
 	}
 }
 
-func TestRunQuery(t *testing.T) {
+func TestRunQueryOnFake(t *testing.T) {
 	s := awsfake.NewLogsServer(t)
 	s.SetLogsQueryResults("stats count", []map[string]string{{"component": "/a", "errors": "3", "@ptr": "x"}, {"component": "/b", "errors": "1"}})
 	res, err := logs.RunQuery(context.Background(), s.LogsClient(), logs.QueryOptions{
@@ -177,7 +177,7 @@ func TestRunQuery(t *testing.T) {
 	}
 }
 
-func TestRunQueryStopsOnCancel(t *testing.T) {
+func TestRunQueryStopsOnCancelOnFake(t *testing.T) {
 	s := awsfake.NewLogsServer(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	_, err := logs.RunQuery(ctx, s.LogsClient(), logs.QueryOptions{Groups: []string{"/a"}, Query: "fields @message",

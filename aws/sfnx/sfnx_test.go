@@ -83,7 +83,7 @@ func setup(t *testing.T, page int) (*awsfake.SFNServer, sfnx.API) {
 	return s, s.SFNClient()
 }
 
-func TestFindFailureKinds(t *testing.T) {
+func TestFindFailureKindsOnFake(t *testing.T) {
 	t.Parallel()
 	s, api := setup(t, 2) // two events a page: the reverse read spans pages
 	for _, tc := range []struct{ name, kind, state, err, summary string }{
@@ -122,7 +122,7 @@ func TestFindFailureKinds(t *testing.T) {
 	}
 }
 
-func TestFindFailureStopsEarly(t *testing.T) {
+func TestFindFailureStopsEarlyOnFake(t *testing.T) {
 	t.Parallel()
 	s, api := setup(t, 2)
 	arn, _ := sfnx.ExecutionARN(sm, "lambda") // 6 events: failure and its state are in the newest 5
@@ -134,7 +134,7 @@ func TestFindFailureStopsEarly(t *testing.T) {
 	}
 }
 
-func TestPathSummarisesMap(t *testing.T) {
+func TestPathSummarisesMapOnFake(t *testing.T) {
 	t.Parallel()
 	_, api := setup(t, 0)
 	arn, _ := sfnx.ExecutionARN(sm, "map")
@@ -156,7 +156,7 @@ func TestPathSummarisesMap(t *testing.T) {
 	}
 }
 
-func TestListPagesAndSince(t *testing.T) {
+func TestListPagesAndSinceOnFake(t *testing.T) {
 	t.Parallel()
 	s, api := setup(t, 2)
 	got, err := sfnx.List(context.Background(), api, sfnx.ListOptions{StateMachineARN: sm, Statuses: sfnx.FailedStatuses})
@@ -178,7 +178,7 @@ func TestListPagesAndSince(t *testing.T) {
 	}
 }
 
-func TestThrottlingIsRetried(t *testing.T) {
+func TestThrottlingIsRetriedOnFake(t *testing.T) {
 	t.Parallel()
 	s, api := setup(t, 0)
 	s.Throttle("DescribeExecution", 2)
@@ -195,7 +195,7 @@ func TestThrottlingIsRetried(t *testing.T) {
 	}
 }
 
-func TestRedriveIdempotentAndRefused(t *testing.T) {
+func TestRedriveIdempotentAndRefusedOnFake(t *testing.T) {
 	t.Parallel()
 	s, api := setup(t, 0)
 	ctx := context.Background()

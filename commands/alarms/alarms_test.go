@@ -22,7 +22,7 @@ func execute(cmd *cobra.Command, args ...string) error {
 	return cmd.ExecuteContext(context.Background())
 }
 
-func TestAlarms(t *testing.T) {
+func TestAlarmsOnFake(t *testing.T) {
 	t.Parallel()
 	now := time.Now()
 	srv := awsfake.NewCWServer(t)

@@ -143,7 +143,7 @@ func find(t *testing.T, r Report, name string) Check {
 	return Check{}
 }
 
-func TestHealthAllOK(t *testing.T) {
+func TestHealthAllOKOnFake(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	if err := healthRun(e.opts); err != nil {
@@ -166,7 +166,7 @@ func TestHealthAllOK(t *testing.T) {
 	}
 }
 
-func TestHealthJSONShapeAndDLQFail(t *testing.T) {
+func TestHealthJSONShapeAndDLQFailOnFake(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	queuetest.Seed(t, awstest.SQS(t), e.dlqURL, 1)
@@ -195,7 +195,7 @@ func TestHealthJSONShapeAndDLQFail(t *testing.T) {
 	}
 }
 
-func TestHealthAlarmAndECSFail(t *testing.T) {
+func TestHealthAlarmAndECSFailOnFake(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	e.cw.SetAlarms(awsfake.CWAlarm{Name: "nexus-dlq-not-empty", State: "ALARM", Updated: time.Now(), Namespace: "AWS/SQS", MetricName: "ApproximateNumberOfMessagesVisible",
@@ -227,7 +227,7 @@ func TestHealthAlarmAndECSFail(t *testing.T) {
 	}
 }
 
-func TestHealthUnconfiguredAndUnavailableWarn(t *testing.T) {
+func TestHealthUnconfiguredAndUnavailableWarnOnFake(t *testing.T) {
 	t.Parallel()
 	e := setup(t, "--only", "endpoints,queue-age,ecs-science,executions", "--skip", "strands-ready")
 	env, err := e.opts.Environment()
@@ -259,7 +259,7 @@ func TestHealthUnconfiguredAndUnavailableWarn(t *testing.T) {
 	}
 }
 
-func TestHealthThrottledAlarmsRetriedThenOK(t *testing.T) {
+func TestHealthThrottledAlarmsRetriedThenOKOnFake(t *testing.T) {
 	t.Parallel()
 	e := setup(t, "--only", "alarms")
 	e.cw.Throttle("DescribeAlarms", 2)
@@ -272,7 +272,7 @@ func TestHealthThrottledAlarmsRetriedThenOK(t *testing.T) {
 	}
 }
 
-func TestHealthStuckJobs(t *testing.T) {
+func TestHealthStuckJobsOnFake(t *testing.T) {
 	t.Parallel()
 	e := setup(t, "--only", "stuck-jobs", "--stuck-fail", "2")
 	ddb := awstest.DynamoDB(t)
@@ -293,7 +293,7 @@ func TestHealthStuckJobs(t *testing.T) {
 
 // TestHealthFailedExecutionsWarn runs the executions check against the fake
 // Step Functions endpoint (no emulator with executions runs here).
-func TestHealthFailedExecutionsWarn(t *testing.T) {
+func TestHealthFailedExecutionsWarnOnFake(t *testing.T) {
 	t.Parallel()
 	const sm = "arn:aws:states:us-east-1:123456789012:stateMachine:NexusMapping"
 	e := setup(t, "--only", "executions")

@@ -42,7 +42,7 @@ func deps(f *cmdutil.Factory, s *awsfake.LogsServer) Deps {
 	return d
 }
 
-func TestComponentsJSON(t *testing.T) {
+func TestComponentsJSONOnFake(t *testing.T) {
 	f, st, _ := setup(t)
 	f.Flags.Output = "json"
 	cmd := NewCmdComponents(f, nil)
@@ -72,7 +72,7 @@ func runTail(t *testing.T, f *cmdutil.Factory, s *awsfake.LogsServer, args ...st
 	return cmd.Execute()
 }
 
-func TestTailMergesComponentsOffTTY(t *testing.T) {
+func TestTailMergesComponentsOffTTYOnFake(t *testing.T) {
 	f, st, s := setup(t)
 	if err := runTail(t, f, s, "--since", "2025-12-04T10:00:00Z"); err != nil {
 		t.Fatal(err)
@@ -90,7 +90,7 @@ func TestTailMergesComponentsOffTTY(t *testing.T) {
 	}
 }
 
-func TestTailJobFilterAndTTY(t *testing.T) {
+func TestTailJobFilterAndTTYOnFake(t *testing.T) {
 	f, st, s := setup(t)
 	f.IOStreams.SetStdoutTTY(true)
 	if err := runTail(t, f, s, "async_api", "NexusECSService", "--job", "job-2", "--since", "2h", "--format", "detailed"); err != nil {
@@ -117,7 +117,7 @@ func TestTailJobFilterAndTTY(t *testing.T) {
 	}
 }
 
-func TestTailUsageErrors(t *testing.T) {
+func TestTailUsageErrorsOnFake(t *testing.T) {
 	f, _, s := setup(t)
 	for _, args := range [][]string{{"nosuch"}, {"--since", "yesterday"}, {"--format", "xml"}, {"--grep", "("}} {
 		if err := runTail(t, f, s, args...); cmdutil.ExitCode(err) != cmdutil.ExitUsage {
@@ -129,7 +129,7 @@ func TestTailUsageErrors(t *testing.T) {
 	}
 }
 
-func TestTailFollowFallsBackDedupesAndEndsCleanly(t *testing.T) {
+func TestTailFollowFallsBackDedupesAndEndsCleanlyOnFake(t *testing.T) {
 	f, st, s := setup(t)
 	s.ThrottleLogs(2)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -172,7 +172,7 @@ func runQuery(t *testing.T, f *cmdutil.Factory, s *awsfake.LogsServer, args ...s
 	return cmd.Execute()
 }
 
-func TestQuerySavedAndRows(t *testing.T) {
+func TestQuerySavedAndRowsOnFake(t *testing.T) {
 	f, st, s := setup(t)
 	s.SetLogsQueryResults("stats count(*) as errors by @log", []map[string]string{
 		{"@log": "123:/ecs/dev-science", "errors": "7"}, {"@log": "123:/aws/lambda/NexusJobUpdaterLambda", "errors": "2"}})
@@ -208,7 +208,7 @@ func TestQuerySavedAndRows(t *testing.T) {
 	}
 }
 
-func TestQueryList(t *testing.T) {
+func TestQueryListOnFake(t *testing.T) {
 	f, st, s := setup(t)
 	if err := runQuery(t, f, s, "--list"); err != nil {
 		t.Fatal(err)

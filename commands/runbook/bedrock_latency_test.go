@@ -63,7 +63,7 @@ func bedrockSetup(t *testing.T) (*env, fakes) {
 	return e, fakes{cw: cwSrv, logs: logsSrv}
 }
 
-func TestBedrockRateLimitEndToEnd(t *testing.T) {
+func TestBedrockRateLimitEndToEndWithFakeCloudWatch(t *testing.T) {
 	t.Parallel()
 	e, fk := bedrockSetup(t)
 
@@ -146,7 +146,7 @@ func TestBedrockRateLimitEndToEnd(t *testing.T) {
 	}
 }
 
-func TestBedrockStillThrottling(t *testing.T) {
+func TestBedrockStillThrottlingWithFakeCloudWatch(t *testing.T) {
 	t.Parallel()
 	e, fk := bedrockSetup(t)
 	now := time.Now()
@@ -193,7 +193,7 @@ func latencySetup(t *testing.T, rows []map[string]string, loggedAt time.Time, qu
 	return &env{vars: map[string]string{}}, fakes{cw: cwSrv, logs: logsSrv, ecs: ecsSrv}
 }
 
-func TestHighLatencyEndToEnd(t *testing.T) {
+func TestHighLatencyEndToEndWithFakeLogsAndECS(t *testing.T) {
 	t.Parallel()
 	e, fk := latencySetup(t, []map[string]string{
 		{"stage": "reason", "n": "10", "avg_ms": "20000", "p95_ms": "40000", "max_ms": "45000"},
@@ -261,7 +261,7 @@ func TestHighLatencyEndToEnd(t *testing.T) {
 	}
 }
 
-func TestHighLatencyHealthy(t *testing.T) {
+func TestHighLatencyHealthyWithFakeLogsAndECS(t *testing.T) {
 	t.Parallel()
 	e, fk := latencySetup(t, []map[string]string{{"stage": "embed", "n": "3", "avg_ms": "100", "p95_ms": "200", "max_ms": "250"}}, time.Now().Add(-time.Minute), 5)
 	code, out, errOut := e.run(t, fk.tweak, "run", "high-latency", "--yes", "-o", "json")
@@ -272,7 +272,7 @@ func TestHighLatencyHealthy(t *testing.T) {
 
 // A requeue whose message cannot be sent puts the job back as it was:
 // FAILED, with its error, and not counted as requeued.
-func TestBedrockRequeueSendRefused(t *testing.T) {
+func TestBedrockRequeueSendRefusedWithFakeCloudWatch(t *testing.T) {
 	t.Parallel()
 	e, fk := bedrockSetup(t)
 	e.vars["NEXUS_QUEUE_NAME"] = "no-such-queue-" + t.Name()

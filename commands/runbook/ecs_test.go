@@ -82,7 +82,7 @@ func failedExecution(s *awsfake.SFNServer, job, errType, msg string, at time.Tim
 	return arn
 }
 
-func TestECSNotRespondingEndToEnd(t *testing.T) {
+func TestECSNotRespondingEndToEndWithFakeECS(t *testing.T) {
 	t.Parallel()
 	e := ecsSetup(t, 1, false) // Strands 1/2 running; science running but /ready 503
 	now := time.Now()
@@ -167,7 +167,7 @@ func TestECSNotRespondingEndToEnd(t *testing.T) {
 	}
 }
 
-func TestECSNotRespondingHealthy(t *testing.T) {
+func TestECSNotRespondingHealthyWithFakeECS(t *testing.T) {
 	t.Parallel()
 	e := ecsSetup(t, 2, true)
 	code, out, errOut := e.run(t, e.fk.tweak, "run", "ecs-not-responding", "--yes")

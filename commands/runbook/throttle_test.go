@@ -20,7 +20,7 @@ import (
 	"github.com/nexus-compliance/nexus/runbooks"
 )
 
-// fakes replaces the CloudWatch, ECS and Logs clients of the Factory's
+// fakes replaces the CloudWatch, ECS, Logs and Step Functions clients of the Factory's
 // deps with those of the fakes that are set.
 type fakes struct {
 	cw   *awsfake.CWServer
@@ -73,7 +73,7 @@ func capacity(t *testing.T, c *dynamodb.Client, name string) (int64, int64) {
 	return aws.ToInt64(out.Table.ProvisionedThroughput.ReadCapacityUnits), aws.ToInt64(out.Table.ProvisionedThroughput.WriteCapacityUnits)
 }
 
-func TestDynamoDBThrottlingProvisioned(t *testing.T) {
+func TestDynamoDBThrottlingProvisionedWithFakeCloudWatch(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	prov := awstest.UniqueName(t, "prov")
@@ -146,7 +146,7 @@ func TestDynamoDBThrottlingProvisioned(t *testing.T) {
 	}
 }
 
-func TestDynamoDBThrottlingOnDemand(t *testing.T) {
+func TestDynamoDBThrottlingOnDemandWithFakeCloudWatch(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	srv := awsfake.NewCWServer(t)
@@ -171,7 +171,7 @@ func TestDynamoDBThrottlingOnDemand(t *testing.T) {
 	}
 }
 
-func TestDynamoDBThrottlingHealthyAndDenied(t *testing.T) {
+func TestDynamoDBThrottlingHealthyAndDeniedWithFakeCloudWatch(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	srv := awsfake.NewCWServer(t)

@@ -78,7 +78,7 @@ func cmds(s *awsfake.SFNServer) (failed, show, history, redrive func(*cmdutil.Fa
 	return
 }
 
-func TestFailed(t *testing.T) {
+func TestFailedOnFake(t *testing.T) {
 	t.Parallel()
 	s := fake(t)
 	failed, _, _, _ := cmds(s)
@@ -111,7 +111,7 @@ func TestFailed(t *testing.T) {
 	}
 }
 
-func TestShowAndHistory(t *testing.T) {
+func TestShowAndHistoryOnFake(t *testing.T) {
 	t.Parallel()
 	s := fake(t)
 	_, show, history, _ := cmds(s)
@@ -133,7 +133,7 @@ func TestShowAndHistory(t *testing.T) {
 	}
 }
 
-func TestRedrive(t *testing.T) {
+func TestRedriveOnFake(t *testing.T) {
 	t.Parallel()
 	t.Run("dry run makes no mutating call", func(t *testing.T) {
 		s := fake(t)

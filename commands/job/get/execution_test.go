@@ -17,7 +17,7 @@ import (
 // Functions execution named after it, served by the fake Step Functions
 // endpoint (no emulator with redrive runs here), through the Factory's own
 // client: --endpoint-url points the SDK at the fake.
-func TestJobGetShowsItsFailedExecution(t *testing.T) {
+func TestJobGetShowsItsFailedExecutionOnFake(t *testing.T) {
 	const sm = "arn:aws:states:us-east-1:123456789012:stateMachine:NexusMapping"
 	const id = "550e8400-e29b-41d4-a716-446655440000"
 	t0 := time.Now().UTC().Add(-time.Hour)

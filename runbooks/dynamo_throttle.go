@@ -3,6 +3,7 @@ package runbooks
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,20 +45,11 @@ func (r *run) nexusTables() []string {
 	t := r.deps.Env.Tables
 	var out []string
 	for _, n := range []string{t.Jobs, t.Mappings, t.Enrichment, t.EmbeddingCache, t.Frameworks, t.Controls} {
-		if n != "" && !containsString(out, n) {
+		if n != "" && !slices.Contains(out, n) {
 			out = append(out, n)
 		}
 	}
 	return out
-}
-
-func containsString(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func (r *run) cloudWatch() (cw.API, error) {

@@ -153,6 +153,15 @@ type run struct {
 	opts Options
 	rb   *Runbook
 	res  map[string]*StepResult
+
+	// sqs is the resolved queues, once per run: probes and acts ask for
+	// them per job, and each resolution is a GetQueueUrl call.
+	sqs *resolvedQueues
+}
+
+type resolvedQueues struct {
+	api             queue.API
+	mainURL, dlqURL string
 }
 
 // Run executes rb. The returned report is complete even when a step fails;

@@ -66,9 +66,9 @@ func failedJobs(r *run, s Step, sr *StepResult) error {
 		}
 		matched++
 		requeues, _ := strconv.Atoi(dynamo.Text(it[requeuesAttr]))
-		detail := firstLine(j.ErrorMessage)
+		detail := oneLine(j.ErrorMessage)
 		if detail == "" {
-			detail = firstLine(why)
+			detail = oneLine(why)
 		}
 		if requeues > 0 {
 			detail += fmt.Sprintf(" (requeued %d time(s) before)", requeues)
@@ -92,19 +92,6 @@ func failedJobs(r *run, s Step, sr *StepResult) error {
 		sr.Summary += fmt.Sprintf("; stopped at limit %d", limit)
 	}
 	return nil
-}
-
-func firstLine(s string) string {
-	for i, c := range s {
-		if c == '\n' {
-			s = s[:i]
-			break
-		}
-	}
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return s
 }
 
 // requeue sends body to the main queue for a job. A job that ended in

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/nexus-compliance/nexus/aws/cw"
-	"github.com/nexus-compliance/nexus/aws/ecsx"
 	"github.com/nexus-compliance/nexus/aws/logs"
 	"github.com/nexus-compliance/nexus/aws/queue"
 	logscmd "github.com/nexus-compliance/nexus/commands/logs"
@@ -173,11 +172,7 @@ func (r *run) sinceDeployment(key string, start time.Time, sr *StepResult) (time
 		sr.Evidence = append(sr.Evidence, "ECS not configured (ecs_cluster, "+key+"_service): timings cover the whole window")
 		return start, nil
 	}
-	api, err := r.deps.ECS(r.ctx)
-	if err != nil {
-		return start, err
-	}
-	states, err := ecsx.DescribeServices(r.ctx, api, env.ECSCluster, svcs[0].name)
+	_, states, err := r.describeServices(key)
 	if err != nil {
 		return start, err
 	}
@@ -229,12 +224,7 @@ func queueAge(r *run, s Step, sr *StepResult) error {
 	}
 	window := r.argDuration(s, "window", 15*time.Minute)
 	maxAge := r.argDuration(s, "max_age", 15*time.Minute)
-	api, err := r.cloudWatch()
-	if err != nil {
-		return err
-	}
-	dp, err := cw.Latest(r.ctx, api, cw.Metric{Namespace: "AWS/SQS", Name: "ApproximateAgeOfOldestMessage",
-		Dimensions: map[string]string{"QueueName": name}, Stat: "Maximum", Period: time.Minute}, r.deps.Now(), window)
+	dp, err := r.oldestMessageAge(name, window)
 	if err != nil {
 		return err
 	}
@@ -249,4 +239,16 @@ func queueAge(r *run, s Step, sr *StepResult) error {
 	}
 	sr.Summary = line
 	return nil
+}
+
+// oldestMessageAge is the newest ApproximateAgeOfOldestMessage CloudWatch
+// holds for queue name within window (nil: none, an idle queue). SQS's own
+// attributes do not carry the age.
+func (r *run) oldestMessageAge(name string, window time.Duration) (*cw.Datapoint, error) {
+	api, err := r.cloudWatch()
+	if err != nil {
+		return nil, err
+	}
+	return cw.Latest(r.ctx, api, cw.Metric{Namespace: "AWS/SQS", Name: "ApproximateAgeOfOldestMessage",
+		Dimensions: map[string]string{"QueueName": name}, Stat: "Maximum", Period: time.Minute}, r.deps.Now(), window)
 }

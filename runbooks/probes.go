@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/smithy-go"
 
+	"github.com/nexus-compliance/nexus/aws/cw"
 	"github.com/nexus-compliance/nexus/aws/dynamo"
 	"github.com/nexus-compliance/nexus/aws/queue"
 	"github.com/nexus-compliance/nexus/aws/sfnx"
@@ -148,8 +149,12 @@ func stuckJobs(r *run, s Step, sr *StepResult) error {
 	return nil
 }
 
-// queues resolves the main queue and DLQ of the environment.
+// queues resolves the main queue and DLQ of the environment, the first
+// time it is asked in a run.
 func (r *run) queues() (api queue.API, mainURL, dlqURL string, err error) {
+	if q := r.sqs; q != nil {
+		return q.api, q.mainURL, q.dlqURL, nil
+	}
 	env := r.deps.Env
 	if api, err = r.deps.SQS(r.ctx); err != nil {
 		return nil, "", "", err
@@ -160,7 +165,17 @@ func (r *run) queues() (api queue.API, mainURL, dlqURL string, err error) {
 	if dlqURL, err = queue.Resolve(r.ctx, api, env.DLQURL, env.DLQName); err != nil {
 		return nil, "", "", err
 	}
+	r.sqs = &resolvedQueues{api: api, mainURL: mainURL, dlqURL: dlqURL}
 	return api, mainURL, dlqURL, nil
+}
+
+// oneLine is the first line of s, cut to 200 characters, for evidence.
+func oneLine(s string) string {
+	s = cw.FirstLine(s)
+	if r := []rune(s); len(r) > 200 {
+		s = string(r[:200]) + "…"
+	}
+	return s
 }
 
 // queueMessages peeks a queue (receive, then make visible again at once)

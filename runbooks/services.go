@@ -60,31 +60,39 @@ func (r *run) logGroup(key string) string {
 	return ""
 }
 
+// describeServices reads the ECS state of the services which selects (all,
+// science, strands), in the order of nexusServices.
+func (r *run) describeServices(which string) ([]nexusService, []ecsx.Service, error) {
+	env := r.deps.Env
+	if env == nil || env.ECSCluster == "" {
+		return nil, nil, errors.New("no ECS cluster configured (ecs_cluster)")
+	}
+	if r.deps.ECS == nil {
+		return nil, nil, errors.New("no ECS client configured")
+	}
+	svcs := r.nexusServices(which)
+	names := make([]string, len(svcs))
+	for i, svc := range svcs {
+		if svc.name == "" {
+			return nil, nil, fmt.Errorf("no ECS service name configured for %s (%s_service)", svc.key, svc.key)
+		}
+		names[i] = svc.name
+	}
+	api, err := r.deps.ECS(r.ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	states, err := ecsx.DescribeServices(r.ctx, api, env.ECSCluster, names...)
+	return svcs, states, err
+}
+
 // ecsServices checks each selected service (with.service) in ECS (ACTIVE,
 // running = desired, no failed deployment) and, with.endpoints true (the
 // default), GET /health and /ready of its URL. A service failing either is
 // a problem.
 func ecsServices(r *run, s Step, sr *StepResult) error {
 	env := r.deps.Env
-	if env == nil || env.ECSCluster == "" {
-		return errors.New("no ECS cluster configured (ecs_cluster)")
-	}
-	if r.deps.ECS == nil {
-		return errors.New("no ECS client configured")
-	}
-	svcs := r.nexusServices(r.argString(s, "service", "all"))
-	var names []string
-	for _, svc := range svcs {
-		if svc.name == "" {
-			return fmt.Errorf("no ECS service name configured for %s (%s_service)", svc.key, svc.key)
-		}
-		names = append(names, svc.name)
-	}
-	api, err := r.deps.ECS(r.ctx)
-	if err != nil {
-		return err
-	}
-	states, err := ecsx.DescribeServices(r.ctx, api, env.ECSCluster, names...)
+	svcs, states, err := r.describeServices(r.argString(s, "service", "all"))
 	if err != nil {
 		return err
 	}
@@ -206,7 +214,7 @@ func logErrors(r *run, s Step, sr *StepResult) error {
 		err := logs.Filter(r.ctx, api, logs.FilterOptions{Groups: []string{group}, Start: now.Add(-window), End: now, Pattern: pattern, Limit: limit},
 			func(ev logs.Event) error {
 				n++
-				last = cw.FirstLine(ev.Message)
+				last = ev.Message
 				return nil
 			})
 		var ae smithy.APIError
@@ -223,10 +231,7 @@ func logErrors(r *run, s Step, sr *StepResult) error {
 		}
 		line := fmt.Sprintf("%s: %s event(s) matching %q in the last %s", group, count, pattern, window)
 		if last != "" {
-			if len(last) > 200 {
-				last = last[:200] + "…"
-			}
-			line += "; latest: " + last
+			line += "; latest: " + oneLine(last)
 		}
 		sr.Evidence = append(sr.Evidence, line)
 		if n > threshold {
@@ -246,31 +251,14 @@ func logErrors(r *run, s Step, sr *StepResult) error {
 func planForceDeployment(r *run, s Step) ([]planned, error) {
 	env := r.deps.Env
 	if which := r.argString(s, "services", ""); which != "" {
-		if env.ECSCluster == "" {
-			return nil, errors.New("no ECS cluster configured (ecs_cluster)")
-		}
-		if r.deps.ECS == nil {
-			return nil, errors.New("no ECS client configured")
+		svcs, states, err := r.describeServices(which)
+		if err != nil {
+			return nil, err
 		}
 		reason := r.argString(s, "reason", "")
-		var names []string
-		for _, svc := range r.nexusServices(which) {
-			if svc.name == "" {
-				return nil, fmt.Errorf("no ECS service name configured for %s (%s_service)", svc.key, svc.key)
-			}
-			names = append(names, svc.name)
-		}
-		api, err := r.deps.ECS(r.ctx)
-		if err != nil {
-			return nil, err
-		}
-		states, err := ecsx.DescribeServices(r.ctx, api, env.ECSCluster, names...)
-		if err != nil {
-			return nil, err
-		}
 		var out []planned
 		for i, st := range states {
-			p := planned{target: names[i], describe: fmt.Sprintf("force a new deployment of ECS service %s in cluster %s (%s)", names[i], env.ECSCluster, reason)}
+			p := planned{target: svcs[i].name, describe: fmt.Sprintf("force a new deployment of ECS service %s in cluster %s (%s)", svcs[i].name, env.ECSCluster, reason)}
 			switch {
 			case st.Status != "ACTIVE":
 				p.skip = "the service is " + st.Status

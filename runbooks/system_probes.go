@@ -101,7 +101,7 @@ func failedExecutions(r *run, s Step, sr *StepResult) error {
 		if re != nil && !re.MatchString(text) {
 			continue
 		}
-		detail := fmt.Sprintf("%s %s", e.Status, firstLine(why))
+		detail := fmt.Sprintf("%s %s", e.Status, oneLine(why))
 		if e.RedriveStatus != "" {
 			detail += fmt.Sprintf(" (redrive status %s)", e.RedriveStatus)
 		}
@@ -153,12 +153,7 @@ func queueDepth(r *run, s Step, sr *StepResult) error {
 		why = append(why, fmt.Sprintf("%d message(s), more than %d", st.Total(), limit))
 	}
 	if maxAge := r.argDuration(s, "max_age", 0); maxAge > 0 && st.Total() > 0 {
-		cwAPI, err := r.cloudWatch()
-		if err != nil {
-			return err
-		}
-		dp, err := cw.Latest(r.ctx, cwAPI, cw.Metric{Namespace: "AWS/SQS", Name: "ApproximateAgeOfOldestMessage",
-			Dimensions: map[string]string{"QueueName": st.Name}, Stat: "Maximum", Period: time.Minute}, r.deps.Now(), 15*time.Minute)
+		dp, err := r.oldestMessageAge(st.Name, 15*time.Minute)
 		if err != nil {
 			return err
 		}

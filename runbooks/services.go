@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/smithy-go"
 
 	"github.com/nexus-compliance/nexus/aws/cw"
@@ -21,6 +22,8 @@ type ECSAPI interface {
 	ecsx.API
 	ecsx.UpdateAPI
 }
+
+var _ ECSAPI = (*ecs.Client)(nil)
 
 // nexusService is one of the two ECS services of Nexus.
 type nexusService struct {

@@ -22,6 +22,8 @@ type API interface {
 	GetMetricData(ctx context.Context, in *cloudwatch.GetMetricDataInput, optFns ...func(*cloudwatch.Options)) (*cloudwatch.GetMetricDataOutput, error)
 }
 
+var _ API = (*cloudwatch.Client)(nil)
+
 // Alarm states, as CloudWatch names them.
 const (
 	StateAlarm            = "ALARM"

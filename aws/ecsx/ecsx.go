@@ -18,6 +18,8 @@ type API interface {
 	DescribeServices(ctx context.Context, in *ecs.DescribeServicesInput, optFns ...func(*ecs.Options)) (*ecs.DescribeServicesOutput, error)
 }
 
+var _ API = (*ecs.Client)(nil)
+
 // maxServices is how many services one DescribeServices call may name.
 const maxServices = 10
 

@@ -30,6 +30,8 @@ type API interface {
 	RedriveExecution(context.Context, *sfn.RedriveExecutionInput, ...func(*sfn.Options)) (*sfn.RedriveExecutionOutput, error)
 }
 
+var _ API = (*sfn.Client)(nil)
+
 // DefaultConcurrency bounds the per-execution calls made at once.
 const DefaultConcurrency = 8
 

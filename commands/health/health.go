@@ -157,11 +157,13 @@ func NewCmdHealth(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 		Printer:     f.Printer,
 		Context:     f.Context,
 		Now:         f.Now,
-		CloudWatch:  func(ctx context.Context) (cw.API, error) { return nonNil[cw.API](f.CloudWatch(ctx)) },
-		ECS:         func(ctx context.Context) (ecsx.API, error) { return nonNil[ecsx.API](f.ECS(ctx)) },
-		SQS:         func(ctx context.Context) (queue.API, error) { return nonNil[queue.API](f.SQS(ctx)) },
-		DynamoDB:    func(ctx context.Context) (dynamo.PagerAPI, error) { return nonNil[dynamo.PagerAPI](f.DynamoDB(ctx)) },
-		SFN:         func(ctx context.Context) (ExecutionsAPI, error) { return nonNil[ExecutionsAPI](f.SFN(ctx)) },
+		CloudWatch:  func(ctx context.Context) (cw.API, error) { return cmdutil.AsAPI[cw.API](f.CloudWatch(ctx)) },
+		ECS:         func(ctx context.Context) (ecsx.API, error) { return cmdutil.AsAPI[ecsx.API](f.ECS(ctx)) },
+		SQS:         func(ctx context.Context) (queue.API, error) { return cmdutil.AsAPI[queue.API](f.SQS(ctx)) },
+		DynamoDB: func(ctx context.Context) (dynamo.PagerAPI, error) {
+			return cmdutil.AsAPI[dynamo.PagerAPI](f.DynamoDB(ctx))
+		},
+		SFN: func(ctx context.Context) (ExecutionsAPI, error) { return cmdutil.AsAPI[ExecutionsAPI](f.SFN(ctx)) },
 	}
 	cmd := &cobra.Command{
 		Use:   "health",
@@ -219,14 +221,6 @@ Exit status 3 when any check FAILs.`,
 	_ = cmd.RegisterFlagCompletionFunc("only", completeNames)
 	_ = cmd.RegisterFlagCompletionFunc("skip", completeNames)
 	return cmd
-}
-
-func nonNil[T any, C any](c *C, err error) (T, error) {
-	var zero T
-	if err != nil {
-		return zero, err
-	}
-	return any(c).(T), nil
 }
 
 func validateSelectors(lists ...[]string) error {

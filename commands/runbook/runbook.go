@@ -365,47 +365,13 @@ func factoryDeps(ctx context.Context, opts *Options) (runbooks.Deps, error) {
 	return runbooks.Deps{
 		Env: env,
 		Now: f.Now,
-		SQS: func(ctx context.Context) (queue.API, error) {
-			c, err := f.SQS(ctx)
-			if err != nil {
-				return nil, err
-			}
-			return c, nil
-		},
+		SQS: func(ctx context.Context) (queue.API, error) { return cmdutil.AsAPI[queue.API](f.SQS(ctx)) },
 		DynamoDB: func(ctx context.Context) (runbooks.DynamoAPI, error) {
-			c, err := f.DynamoDB(ctx)
-			if err != nil {
-				return nil, err
-			}
-			return c, nil
+			return cmdutil.AsAPI[runbooks.DynamoAPI](f.DynamoDB(ctx))
 		},
-		SFN: func(ctx context.Context) (sfnx.API, error) {
-			c, err := f.SFN(ctx)
-			if err != nil {
-				return nil, err
-			}
-			return c, nil
-		},
-		CloudWatch: func(ctx context.Context) (cw.API, error) {
-			c, err := f.CloudWatch(ctx)
-			if err != nil {
-				return nil, err
-			}
-			return c, nil
-		},
-		ECS: func(ctx context.Context) (runbooks.ECSAPI, error) {
-			c, err := f.ECS(ctx)
-			if err != nil {
-				return nil, err
-			}
-			return c, nil
-		},
-		Logs: func(ctx context.Context) (logs.API, error) {
-			c, err := f.Logs(ctx)
-			if err != nil {
-				return nil, err
-			}
-			return c, nil
-		},
+		SFN:        func(ctx context.Context) (sfnx.API, error) { return cmdutil.AsAPI[sfnx.API](f.SFN(ctx)) },
+		CloudWatch: func(ctx context.Context) (cw.API, error) { return cmdutil.AsAPI[cw.API](f.CloudWatch(ctx)) },
+		ECS:        func(ctx context.Context) (runbooks.ECSAPI, error) { return cmdutil.AsAPI[runbooks.ECSAPI](f.ECS(ctx)) },
+		Logs:       func(ctx context.Context) (logs.API, error) { return cmdutil.AsAPI[logs.API](f.Logs(ctx)) },
 	}, nil
 }

@@ -183,21 +183,13 @@ func (s *ECSServer) serve(w http.ResponseWriter, r *http.Request) {
 		ecsError(w, http.StatusBadRequest, "InvalidParameterException", "services must name 1 to 10 services")
 		return
 	}
-	cluster := in.Cluster
-	if cluster == "" {
-		cluster = "default"
-	}
-	if i := strings.LastIndexByte(cluster, '/'); i >= 0 {
-		cluster = cluster[i+1:]
-	}
+	cluster := ecsClusterName(in.Cluster)
 	out := struct {
 		Services []ecsServiceJSON `json:"services"`
 		Failures []ecsFailureJSON `json:"failures"`
 	}{Services: []ecsServiceJSON{}, Failures: []ecsFailureJSON{}}
 	for _, name := range in.Services {
-		if i := strings.LastIndexByte(name, '/'); i >= 0 {
-			name = name[i+1:]
-		}
+		name = ecsLastSegment(name)
 		arn := "arn:aws:ecs:us-east-1:123456789012:service/" + cluster + "/" + name
 		svc, ok := s.services[cluster+"/"+name]
 		if !ok {
@@ -242,17 +234,8 @@ func (s *ECSServer) updateService(w http.ResponseWriter, r *http.Request) {
 		ecsError(w, http.StatusBadRequest, "SerializationException", err.Error())
 		return
 	}
-	cluster := in.Cluster
-	if cluster == "" {
-		cluster = "default"
-	}
-	if i := strings.LastIndexByte(cluster, '/'); i >= 0 {
-		cluster = cluster[i+1:]
-	}
-	name := in.Service
-	if i := strings.LastIndexByte(name, '/'); i >= 0 {
-		name = name[i+1:]
-	}
+	cluster := ecsClusterName(in.Cluster)
+	name := ecsLastSegment(in.Service)
 	svc, ok := s.services[cluster+"/"+name]
 	if !ok {
 		ecsError(w, http.StatusBadRequest, "ServiceNotFoundException", "Service not found.")
@@ -276,6 +259,23 @@ func (s *ECSServer) updateService(w http.ResponseWriter, r *http.Request) {
 	s.services[cluster+"/"+name] = svc
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	_ = json.NewEncoder(w).Encode(map[string]any{"service": ecsServiceOf(svc, cluster)})
+}
+
+// ecsClusterName is the cluster a request names, by name or ARN, as ECS
+// reads it ("default" when absent).
+func ecsClusterName(c string) string {
+	if c == "" {
+		return "default"
+	}
+	return ecsLastSegment(c)
+}
+
+// ecsLastSegment is a name given by name or by ARN (…/cluster/name).
+func ecsLastSegment(s string) string {
+	if i := strings.LastIndexByte(s, '/'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
 }
 
 func ecsError(w http.ResponseWriter, status int, typ, msg string) {

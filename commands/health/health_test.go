@@ -3,10 +3,9 @@ package health
 import (
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -57,7 +56,7 @@ type env struct {
 	cw      *awsfake.CWServer
 	ecs     *awsfake.ECSServer
 	dlqURL  string
-	ready   *bool
+	ready   *atomic.Bool
 }
 
 func setup(t *testing.T, args ...string) *env {
@@ -70,22 +69,9 @@ func setup(t *testing.T, args ...string) *env {
 		pipeline.Job{JobID: "fresh", Status: pipeline.JobPending, CreatedAt: now.Add(-time.Minute).Format(time.RFC3339)},
 		pipeline.Job{JobID: "done", Status: pipeline.JobCompleted, CreatedAt: now.Add(-2 * time.Hour).Format(time.RFC3339)})
 
-	ready := true
-	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		switch {
-		case r.URL.Path == "/health":
-			_, _ = w.Write([]byte(`{"status":"ok"}`))
-		case r.URL.Path == "/ready" && ready:
-			_, _ = w.Write([]byte(`{"status":"ready"}`))
-		case r.URL.Path == "/ready":
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte(`{"status":"loading"}`))
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	t.Cleanup(svc.Close)
+	ready := new(atomic.Bool)
+	ready.Store(true)
+	svc := cmdtest.Service(t, ready)
 
 	cwSrv := awsfake.NewCWServer(t)
 	cwSrv.SetAlarms(awsfake.CWAlarm{Name: "nexus-queue-backlog", State: "OK", Updated: now, Namespace: "AWS/SQS", MetricName: "ApproximateNumberOfMessagesVisible",
@@ -116,7 +102,7 @@ func setup(t *testing.T, args ...string) *env {
 	}
 	opts.CloudWatch = func(context.Context) (cw.API, error) { return cwSrv.CWClient(fast), nil }
 	opts.ECS = func(context.Context) (ecsx.API, error) { return ecsSrv.ECSClient(), nil }
-	return &env{opts: opts, streams: streams, f: f, cw: cwSrv, ecs: ecsSrv, dlqURL: dlqURL, ready: &ready}
+	return &env{opts: opts, streams: streams, f: f, cw: cwSrv, ecs: ecsSrv, dlqURL: dlqURL, ready: ready}
 }
 
 func queueName(url string) string { return url[strings.LastIndexByte(url, '/')+1:] }
@@ -205,7 +191,7 @@ func TestHealthAlarmAndECSFailOnFake(t *testing.T) {
 	e.ecs.SetService(awsfake.ECSService{Cluster: "nexus", Name: "NexusStrandsAgentService", Desired: 1, Running: 1, Deployments: []awsfake.ECSDeployment{
 		{ID: "ecs-svc/9", Status: "PRIMARY", RolloutState: "FAILED", Reason: "ECS deployment circuit breaker: tasks failed to start"},
 		{ID: "ecs-svc/8", Status: "ACTIVE", RolloutState: "COMPLETED", Desired: 1, Running: 1}}})
-	*e.ready = false
+	e.ready.Store(false)
 	r, err := e.report(t)
 	if cmdutil.ExitCode(err) != cmdutil.ExitProblems || r.Status != StatusFail {
 		t.Fatalf("%v %+v", err, r)

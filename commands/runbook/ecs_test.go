@@ -1,8 +1,6 @@
 package runbook
 
 import (
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -10,29 +8,8 @@ import (
 
 	"github.com/nexus-compliance/nexus/aws/awsfake"
 	"github.com/nexus-compliance/nexus/commands/cmdutil"
+	"github.com/nexus-compliance/nexus/commands/cmdutil/cmdtest"
 )
-
-// service is an in-test science or Strands service: /health always 200,
-// /ready 200 or 503 as ready says.
-func service(t *testing.T, ready *atomic.Bool) *httptest.Server {
-	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		switch {
-		case r.URL.Path == "/health":
-			_, _ = w.Write([]byte(`{"status":"ok"}`))
-		case r.URL.Path == "/ready" && ready.Load():
-			_, _ = w.Write([]byte(`{"status":"ready"}`))
-		case r.URL.Path == "/ready":
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte(`{"status":"loading"}`))
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	t.Cleanup(srv.Close)
-	return srv
-}
 
 type ecsEnv struct {
 	*env
@@ -46,7 +23,7 @@ func ecsSetup(t *testing.T, strandsRunning int, scienceReady bool) *ecsEnv {
 	var sciReady, strReady atomic.Bool
 	sciReady.Store(scienceReady)
 	strReady.Store(true)
-	sci, str := service(t, &sciReady), service(t, &strReady)
+	sci, str := cmdtest.Service(t, &sciReady), cmdtest.Service(t, &strReady)
 	ecsSrv := awsfake.NewECSServer(t)
 	for name, running := range map[string]int{"NexusECSService": 2, "NexusStrandsAgentService": strandsRunning} {
 		ecsSrv.SetService(awsfake.ECSService{Cluster: "nexus", Name: name, Desired: 2, Running: running,

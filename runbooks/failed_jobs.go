@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -29,10 +28,6 @@ const requeuesAttr = "requeue_count"
 // regular expression. Each is a problem; one requeued with.max_requeues
 // times already is still reported, but marked so requeue-job leaves it.
 func failedJobs(r *run, s Step, sr *StepResult) error {
-	env := r.deps.Env
-	if env == nil || env.Tables.Jobs == "" {
-		return errors.New("no jobs table configured (tables.jobs / JOB_TABLE_NAME)")
-	}
 	window := r.argDuration(s, "window", time.Hour)
 	pattern := r.argString(s, "pattern", ".")
 	re, err := regexp.Compile("(?i)" + pattern)
@@ -41,28 +36,16 @@ func failedJobs(r *run, s Step, sr *StepResult) error {
 	}
 	maxRequeues := r.argInt(s, "max_requeues", 3)
 	limit := r.argInt(s, "limit", 1000)
-	api, err := r.deps.DynamoDB(r.ctx)
-	if err != nil {
-		return err
-	}
 	now := r.deps.Now()
-	cutoff := now.UTC().Add(-window).Format("2006-01-02T15:04:05")
-	b := dynamo.NewBuilder()
-	filter := dynamo.And(b.Equal("status", dynamo.S(string(pipeline.JobFailed))), b.Name("failed_at")+" >= "+b.Value(dynamo.S(cutoff)))
-	req := dynamo.Request{Table: env.Tables.Jobs, Filter: filter, Names: b.Names(), Values: b.Values(), Limit: limit, KeyAttributes: []string{dynamo.JobID}}
 	matched := 0
-	res, err := dynamo.Read(r.ctx, api, req, func(it dynamo.Item) error {
-		var j pipeline.Job
-		if err := attributevalue.UnmarshalMap(it, &j); err != nil {
-			return fmt.Errorf("reading job %s: %w", dynamo.Text(it[dynamo.JobID]), err)
-		}
+	res, err := r.scanJobs(pipeline.JobFailed, "failed_at", false, window, limit, func(j *pipeline.Job, it dynamo.Item) {
 		why := j.ErrorMessage
 		if len(j.Error) > 0 {
 			b, _ := json.Marshal(j.Error)
 			why += " " + string(b)
 		}
 		if !re.MatchString(why) {
-			return nil
+			return
 		}
 		matched++
 		requeues, _ := strconv.Atoi(dynamo.Text(it[requeuesAttr]))
@@ -73,15 +56,14 @@ func failedJobs(r *run, s Step, sr *StepResult) error {
 		if requeues > 0 {
 			detail += fmt.Sprintf(" (requeued %d time(s) before)", requeues)
 		}
-		item := Item{JobID: j.JobID, Status: string(j.Status), Age: age(now, j.FailedAt), Problem: true, Detail: detail, job: &j}
+		item := Item{JobID: j.JobID, Status: string(j.Status), Age: age(now, j.FailedAt), Problem: true, Detail: detail, job: j}
 		if requeues >= maxRequeues {
 			item.retryLimit = fmt.Sprintf("requeued %d time(s) already (max_requeues %d): find out why it keeps failing", requeues, maxRequeues)
 		}
 		sr.Items = append(sr.Items, item)
-		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("scanning %s: %w", env.Tables.Jobs, err)
+		return err
 	}
 	sort.Slice(sr.Items, func(i, j int) bool { return sr.Items[i].job.FailedAt < sr.Items[j].job.FailedAt })
 	for _, it := range sr.Items {

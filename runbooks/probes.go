@@ -103,35 +103,52 @@ func age(now time.Time, ts string) string {
 	return now.Sub(t).Round(time.Second).String()
 }
 
-func stuckJobs(r *run, s Step, sr *StepResult) error {
+// scanJobs calls fn for each MappingJobs record in status whose attr lies
+// before (before true) or at or after the cut-off now-age. created_at and
+// failed_at are ISO 8601 UTC: a cut-off without zone or fraction compares
+// correctly as a string against any suffix.
+func (r *run) scanJobs(status pipeline.JobStatus, attr string, before bool, age time.Duration, limit int, fn func(j *pipeline.Job, it dynamo.Item)) (dynamo.Result, error) {
 	env := r.deps.Env
 	if env == nil || env.Tables.Jobs == "" {
-		return errors.New("no jobs table configured (tables.jobs / JOB_TABLE_NAME)")
+		return dynamo.Result{}, errors.New("no jobs table configured (tables.jobs / JOB_TABLE_NAME)")
 	}
-	older := r.argDuration(s, "older_than", 30*time.Minute)
-	limit := r.argInt(s, "limit", 1000)
 	api, err := r.deps.DynamoDB(r.ctx)
 	if err != nil {
-		return err
+		return dynamo.Result{}, err
 	}
-	now := r.deps.Now()
-	// created_at is ISO 8601 UTC; a cut-off without zone or fraction compares
-	// correctly as a string against any suffix.
-	cutoff := now.UTC().Add(-older).Format("2006-01-02T15:04:05")
+	op := " >= "
+	if before {
+		op = " < "
+	}
+	cutoff := r.deps.Now().UTC().Add(-age).Format("2006-01-02T15:04:05")
 	b := dynamo.NewBuilder()
-	filter := dynamo.And(b.In("status", dynamo.S(string(pipeline.JobPending))), b.Name("created_at")+" < "+b.Value(dynamo.S(cutoff)))
+	filter := dynamo.And(b.Equal("status", dynamo.S(string(status))), b.Name(attr)+op+b.Value(dynamo.S(cutoff)))
 	req := dynamo.Request{Table: env.Tables.Jobs, Filter: filter, Names: b.Names(), Values: b.Values(), Limit: limit, KeyAttributes: []string{dynamo.JobID}}
 	res, err := dynamo.Read(r.ctx, api, req, func(it dynamo.Item) error {
 		var j pipeline.Job
 		if err := attributevalue.UnmarshalMap(it, &j); err != nil {
 			return fmt.Errorf("reading job %s: %w", dynamo.Text(it[dynamo.JobID]), err)
 		}
-		sr.Items = append(sr.Items, Item{JobID: j.JobID, Status: string(j.Status), Age: age(now, j.CreatedAt), Detail: j.ControlKey + " → " + j.TargetFrameworkKey, job: &j})
+		fn(&j, it)
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("scanning %s: %w", env.Tables.Jobs, err)
+		return res, fmt.Errorf("scanning %s: %w", env.Tables.Jobs, err)
 	}
+	return res, nil
+}
+
+func stuckJobs(r *run, s Step, sr *StepResult) error {
+	older := r.argDuration(s, "older_than", 30*time.Minute)
+	limit := r.argInt(s, "limit", 1000)
+	now := r.deps.Now()
+	res, err := r.scanJobs(pipeline.JobPending, "created_at", true, older, limit, func(j *pipeline.Job, _ dynamo.Item) {
+		sr.Items = append(sr.Items, Item{JobID: j.JobID, Status: string(j.Status), Age: age(now, j.CreatedAt), Detail: j.ControlKey + " → " + j.TargetFrameworkKey, job: j})
+	})
+	if err != nil {
+		return err
+	}
+	env := r.deps.Env
 	sort.Slice(sr.Items, func(i, j int) bool { return sr.Items[i].job.CreatedAt < sr.Items[j].job.CreatedAt })
 	sr.Summary = fmt.Sprintf("%d PENDING job(s) older than %s in %s (scanned %d)", len(sr.Items), older, env.Tables.Jobs, res.Scanned)
 	if res.Truncated {

@@ -26,7 +26,6 @@ type planned struct {
 	describe string // the sentence printed, after "would" under --dry-run
 	item     Item
 	fail     bool // redrive-execution: fall back to fail-job
-	requeue  bool // redrive-execution: fall back to sending the execution's input to the main queue
 	// skip, when set, says why this target is left alone: reported, never applied.
 	skip string
 }
@@ -47,7 +46,7 @@ func init() {
 		"requeue-job": {"send job messages to the main queue",
 			"a message built from each job record (job_id, control_key, target_framework_key, target_control_ids); a FAILED job is set back to PENDING first (error kept as previous_error_message, requeue_count raised)", planRequeue, applyRequeue},
 		"redrive-execution": {"redrive failed executions",
-			"RedriveExecution each failed execution of with.from; one that is not redrivable is marked FAILED (with.fallback fail-job), sent to the main queue again (requeue-job), or left alone", planRedriveExec, applyRedriveExec},
+			"RedriveExecution each failed execution of with.from; one that is not redrivable is marked FAILED (with.fallback fail-job) or left alone", planRedriveExec, applyRedriveExec},
 		"fail-job": {"mark jobs FAILED",
 			"status FAILED, failed_at, error_message = with.reason; only while the job is still PENDING", planFail, applyFail},
 		"raise-table-capacity": {"raise provisioned DynamoDB capacity",
@@ -255,7 +254,7 @@ func applyRequeue(r *run, s Step, plan []planned) []error {
 	var pending []int
 	for i, p := range plan {
 		if p.item.job.Status == pipeline.JobFailed {
-			errsOut[i] = r.requeue(p.target, jobMessage(p.item.job), string(pipeline.JobFailed))
+			errsOut[i] = r.requeueFailed(p.target, jobMessage(p.item.job))
 		} else {
 			pending = append(pending, i)
 		}
@@ -306,9 +305,6 @@ func planRedriveExec(r *run, s Step) ([]planned, error) {
 		case fallback == "fail-job":
 			out = append(out, planned{target: it.JobID, item: it, fail: true,
 				describe: fmt.Sprintf("mark job %s FAILED: execution %s is %s and not redrivable (%s)", it.JobID, e.Name, e.Status, e.RedriveStatusReason)})
-		case fallback == "requeue-job" && e.JobID != "":
-			out = append(out, planned{target: it.JobID, item: it, requeue: true,
-				describe: fmt.Sprintf("send job %s back to %s (execution %s is not redrivable: %s)", it.JobID, r.deps.Env.QueueName, e.Name, e.RedriveStatusReason)})
 		default:
 			out = append(out, planned{target: it.ExecutionARN, item: it, describe: fmt.Sprintf("redrive execution %s of job %s", e.Name, it.JobID),
 				skip: fmt.Sprintf("%s and not redrivable (%s)", e.Status, e.RedriveStatusReason)})
@@ -322,13 +318,9 @@ func applyRedriveExec(r *run, s Step, plan []planned) []error {
 	var api sfnx.API
 	for i, p := range plan {
 		e := p.item.exec
-		switch {
-		case p.fail:
+		if p.fail {
 			reason := fmt.Sprintf("execution %s %s: %s %s; not redrivable: %s", e.Name, e.Status, e.Error, e.Cause, e.RedriveStatusReason)
 			errsOut[i] = r.failJob(p.target, reason)
-			continue
-		case p.requeue:
-			errsOut[i] = r.requeue(p.target, e.Input, string(pipeline.JobFailed))
 			continue
 		}
 		if api == nil {

@@ -76,16 +76,13 @@ func failedJobs(r *run, s Step, sr *StepResult) error {
 	return nil
 }
 
-// requeue sends body to the main queue for a job. A job that ended in
-// status from (FAILED) goes back to PENDING first — its error kept as
-// previous_error_message and requeue_count raised — so the API shows it
-// queued again and the SQS trigger takes it from there; if the send is
-// refused the record is put back as it was. The status condition makes a
-// job that moved on meanwhile an error, not a silent overwrite.
-func (r *run) requeue(jobID, body, from string) error {
-	if body == "" {
-		return errors.New("no job message to send")
-	}
+// requeueFailed sends body to the main queue for a FAILED job. The record
+// goes back to PENDING first — its error kept as previous_error_message and
+// requeue_count raised — so the API shows it queued again and the SQS
+// trigger takes it from there; if the send is refused the record is put
+// back as it was. The status condition makes a job that moved on
+// meanwhile an error, not a silent overwrite.
+func (r *run) requeueFailed(jobID, body string) error {
 	api, err := r.deps.DynamoDB(r.ctx)
 	if err != nil {
 		return err
@@ -93,51 +90,49 @@ func (r *run) requeue(jobID, body, from string) error {
 	key := dynamo.Item{dynamo.JobID: dynamo.S(jobID)}
 	table := aws.String(r.deps.Env.Tables.Jobs)
 	now := r.deps.Now().UTC().Format(time.RFC3339)
-	var old dynamo.Item
-	if from != "" {
-		b := dynamo.NewBuilder()
-		update := "SET " + b.Name("status") + " = " + b.Value(dynamo.S(string(pipeline.JobPending))) + ", " +
-			b.Name("updated_at") + " = " + b.Value(dynamo.S(now)) + ", " + b.Name("requeued_at") + " = " + b.Value(dynamo.S(now)) + ", " +
-			b.Name("previous_error_message") + " = if_not_exists(" + b.Name("error_message") + ", " + b.Value(dynamo.S("")) + "), " +
-			b.Name(requeuesAttr) + " = if_not_exists(" + b.Name(requeuesAttr) + ", " + b.Value(dynamo.N("0")) + ") + " + b.Value(dynamo.N("1")) +
-			" REMOVE " + b.Name("failed_at") + ", " + b.Name("error_message")
-		out, err := api.UpdateItem(r.ctx, &dynamodb.UpdateItemInput{TableName: table, Key: key, UpdateExpression: aws.String(update),
-			ConditionExpression: aws.String(b.Equal("status", dynamo.S(from))), ExpressionAttributeNames: b.Names(),
-			ExpressionAttributeValues: b.Values(), ReturnValues: types.ReturnValueAllOld})
-		if err != nil {
-			var cf *types.ConditionalCheckFailedException
-			if errors.As(err, &cf) {
-				return fmt.Errorf("job %s is no longer %s; left as it is", jobID, from)
-			}
-			return err
+	failed, pending := dynamo.S(string(pipeline.JobFailed)), dynamo.S(string(pipeline.JobPending))
+	b := dynamo.NewBuilder()
+	update := "SET " + b.Name("status") + " = " + b.Value(pending) + ", " +
+		b.Name("updated_at") + " = " + b.Value(dynamo.S(now)) + ", " + b.Name("requeued_at") + " = " + b.Value(dynamo.S(now)) + ", " +
+		b.Name("previous_error_message") + " = if_not_exists(" + b.Name("error_message") + ", " + b.Value(dynamo.S("")) + "), " +
+		b.Name(requeuesAttr) + " = if_not_exists(" + b.Name(requeuesAttr) + ", " + b.Value(dynamo.N("0")) + ") + " + b.Value(dynamo.N("1")) +
+		" REMOVE " + b.Name("failed_at") + ", " + b.Name("error_message")
+	out, err := api.UpdateItem(r.ctx, &dynamodb.UpdateItemInput{TableName: table, Key: key, UpdateExpression: aws.String(update),
+		ConditionExpression: aws.String(b.Equal("status", failed)), ExpressionAttributeNames: b.Names(),
+		ExpressionAttributeValues: b.Values(), ReturnValues: types.ReturnValueAllOld})
+	if err != nil {
+		var cf *types.ConditionalCheckFailedException
+		if errors.As(err, &cf) {
+			return fmt.Errorf("job %s is no longer FAILED; left as it is", jobID)
 		}
-		old = out.Attributes
-	}
-	qapi, mainURL, _, err := r.queues()
-	if err == nil {
-		var out *sqs.SendMessageBatchOutput
-		out, err = qapi.SendMessageBatch(r.ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(mainURL),
-			Entries: []sqstypes.SendMessageBatchRequestEntry{{Id: aws.String("0"), MessageBody: aws.String(body)}}})
-		if err == nil && len(out.Failed) > 0 {
-			err = fmt.Errorf("send refused: %s: %s", aws.ToString(out.Failed[0].Code), aws.ToString(out.Failed[0].Message))
-		}
-	}
-	if err == nil || old == nil {
 		return err
 	}
-	b := dynamo.NewBuilder()
-	restore := "SET " + b.Name("status") + " = " + b.Value(dynamo.S(from)) + ", " + b.Name(requeuesAttr) + " = " + b.Name(requeuesAttr) + " - " + b.Value(dynamo.N("1"))
+	old := out.Attributes
+	qapi, mainURL, _, err := r.queues()
+	if err == nil {
+		var sent *sqs.SendMessageBatchOutput
+		sent, err = qapi.SendMessageBatch(r.ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(mainURL),
+			Entries: []sqstypes.SendMessageBatchRequestEntry{{Id: aws.String("0"), MessageBody: aws.String(body)}}})
+		if err == nil && len(sent.Failed) > 0 {
+			err = fmt.Errorf("send refused: %s: %s", aws.ToString(sent.Failed[0].Code), aws.ToString(sent.Failed[0].Message))
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	b = dynamo.NewBuilder()
+	restore := "SET " + b.Name("status") + " = " + b.Value(failed) + ", " + b.Name(requeuesAttr) + " = " + b.Name(requeuesAttr) + " - " + b.Value(dynamo.N("1"))
 	for _, k := range []string{"failed_at", "error_message", "updated_at"} {
 		if v, ok := old[k]; ok {
 			restore += ", " + b.Name(k) + " = " + b.Value(v)
 		}
 	}
 	_, rerr := api.UpdateItem(r.ctx, &dynamodb.UpdateItemInput{TableName: table, Key: key, UpdateExpression: aws.String(restore),
-		ConditionExpression: aws.String(b.Equal("status", dynamo.S(string(pipeline.JobPending)))), ExpressionAttributeNames: b.Names(),
+		ConditionExpression: aws.String(b.Equal("status", pending)), ExpressionAttributeNames: b.Names(),
 		ExpressionAttributeValues: b.Values()})
 	if rerr != nil {
-		return fmt.Errorf("%s; and putting job %s back to %s failed too (it is PENDING with no message: the stuck-pending runbook requeues it): %s", describe(err), jobID, from, describe(rerr))
+		return fmt.Errorf("%s; and putting job %s back to FAILED failed too (it is PENDING with no message: the stuck-pending runbook requeues it): %s", describe(err), jobID, describe(rerr))
 	}
 	// Not wrapped: the step's evidence shows this whole sentence, not just the AWS error inside it.
-	return fmt.Errorf("%s (job %s put back to %s)", describe(err), jobID, from)
+	return fmt.Errorf("%s (job %s put back to FAILED)", describe(err), jobID)
 }

@@ -59,6 +59,31 @@ func (r *run) cloudWatch() (cw.API, error) {
 	return r.deps.CloudWatch(r.ctx)
 }
 
+// describeTable is DescribeTable of name, once per run: the runbook checks
+// provisioned and on-demand tables in two steps over the same tables.
+func (r *run) describeTable(api DynamoAPI, name string) (*types.TableDescription, error) {
+	if d, ok := r.tables[name]; ok {
+		return d.desc, d.err
+	}
+	out, err := api.DescribeTable(r.ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+	d := describedTable{err: err}
+	if err == nil {
+		d.desc = out.Table
+	}
+	if err == nil || dynamo.IsNotFound(err) {
+		if r.tables == nil {
+			r.tables = map[string]describedTable{}
+		}
+		r.tables[name] = d
+	}
+	return d.desc, d.err
+}
+
+type describedTable struct {
+	desc *types.TableDescription
+	err  error
+}
+
 // dynamoThrottling sums the throttle metrics of every Nexus table (and
 // each GSI) whose billing mode is with.billing (all when empty) over
 // with.window; one above with.threshold events is a problem.
@@ -85,7 +110,7 @@ func dynamoThrottling(r *run, s Step, sr *StepResult) error {
 		refs = append(refs, ref{t, field})
 	}
 	for _, name := range r.nexusTables() {
-		out, err := api.DescribeTable(r.ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+		desc, err := r.describeTable(api, name)
 		if dynamo.IsNotFound(err) {
 			sr.Evidence = append(sr.Evidence, name+": table not found (not checked)")
 			continue
@@ -93,7 +118,7 @@ func dynamoThrottling(r *run, s Step, sr *StepResult) error {
 		if err != nil {
 			return fmt.Errorf("describing table %s: %w", name, err)
 		}
-		d := dynamo.FromDescription(out.Table)
+		d := dynamo.FromDescription(desc)
 		if billing != "" && d.BillingMode != billing {
 			continue
 		}
@@ -104,7 +129,7 @@ func dynamoThrottling(r *run, s Step, sr *StepResult) error {
 		for _, op := range throttledOperations {
 			add(t, &t.requests, "ThrottledRequests", map[string]string{"TableName": name, "Operation": op})
 		}
-		for _, g := range out.Table.GlobalSecondaryIndexes {
+		for _, g := range desc.GlobalSecondaryIndexes {
 			ix := &tableThrottle{table: name, index: aws.ToString(g.IndexName), billing: d.BillingMode}
 			if d.BillingMode == string(types.BillingModeProvisioned) && g.ProvisionedThroughput != nil {
 				ix.read, ix.write = aws.ToInt64(g.ProvisionedThroughput.ReadCapacityUnits), aws.ToInt64(g.ProvisionedThroughput.WriteCapacityUnits)

@@ -157,6 +157,8 @@ type run struct {
 	// sqs is the resolved queues, once per run: probes and acts ask for
 	// them per job, and each resolution is a GetQueueUrl call.
 	sqs *resolvedQueues
+	// tables holds the DescribeTable answers of the run, by table name.
+	tables map[string]describedTable
 }
 
 type resolvedQueues struct {
